@@ -1,0 +1,26 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="intercom_assets",
+    packages=find_packages(exclude=["intercom_assets_tests"]),
+    install_requires=[
+        "dagster>=1.13.27,<1.14",
+        "dagster-webserver>=1.13.27,<1.14",
+        "requests>=2.32,<3",
+        "pandas>=2.2,<4",
+        "pyarrow>=17,<27",
+        "universal-pathlib>=0.2.6,<0.4",
+        "fsspec>=2024.6",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8,<10",
+            "hypothesis>=6.100,<7",
+            "duckdb>=1.1,<3",
+            "openapi-core>=0.19,<0.24",
+            "ruff>=0.6,<0.18",
+            "psutil>=5.9,<8",
+        ],
+    },
+    python_requires=">=3.11,<3.14",
+)
