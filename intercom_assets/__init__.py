@@ -1,0 +1,1 @@
+"""Intercom workspace replicated into daily-partitioned Parquet, as Dagster software-defined assets."""

@@ -1,0 +1,61 @@
+"""The code location: assets, checks, resources, IO manager, schedules and sensors (nothing else)."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions, EnvVar
+
+from intercom_assets.assets import IO_MANAGER_KEY, build_intercom_assets
+from intercom_assets.io_manager import IntercomParquetIOManager
+from intercom_assets.partitions import build_partitions_def
+from intercom_assets.resources import (
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RATE_LIMIT_SHARE,
+    DEFAULT_TIMEOUT_SECONDS,
+    IntercomResource,
+    ParquetStorageResource,
+)
+from intercom_assets.settings import Settings, load_settings
+
+
+def _env(name: str, default, kind: str = "str"):
+    """EnvVar when the variable is set (its value then never enters run config), else the default."""
+    if not os.environ.get(name, "").strip():
+        return default
+    return {"str": EnvVar(name), "int": EnvVar.int(name), "float": EnvVar.float(name)}[kind]
+
+
+def build_intercom_resource() -> IntercomResource:
+    """The shared API resource, every field from its INTERCOM_* variable."""
+    return IntercomResource(
+        access_token=EnvVar("INTERCOM_ACCESS_TOKEN"),
+        base_url=_env("INTERCOM_BASE_URL", DEFAULT_BASE_URL),
+        api_version=_env("INTERCOM_API_VERSION", DEFAULT_API_VERSION),
+        max_concurrency=_env("INTERCOM_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, "int"),
+        rate_limit_share=_env("INTERCOM_RATE_LIMIT_SHARE", DEFAULT_RATE_LIMIT_SHARE, "float"),
+        timeout_seconds=_env("INTERCOM_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS, "float"),
+        max_retries=_env("INTERCOM_MAX_RETRIES", DEFAULT_MAX_RETRIES, "int"),
+    )
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    """Everything the code location serves, from validated settings."""
+    settings = settings or load_settings()
+    partitions_def = build_partitions_def(settings.start_date)
+    intercom_assets = build_intercom_assets(partitions_def)
+    storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
+    return Definitions(
+        assets=[intercom_assets],
+        resources={
+            "intercom": build_intercom_resource(),
+            "parquet_storage": storage,
+            IO_MANAGER_KEY: IntercomParquetIOManager(storage=storage),
+        },
+    )
+
+
+defs = build_definitions()

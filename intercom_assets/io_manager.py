@@ -1,0 +1,93 @@
+"""The range-aware Parquet IO manager: one run over many day partitions commits one file per day.
+
+Dagster's stock UPathIOManager refuses an output that covers several partitions (dagster-io/dagster#14332);
+this subclass takes `dict[partition_key, PartitionOutput]` from a range run and commits each partition
+atomically through ParquetStore, and loads one partition or a dict of them for downstream assets.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext
+from dagster._core.storage.upath_io_manager import UPathIOManager
+from upath import UPath
+
+from intercom_assets.resources import ParquetStorageResource
+from intercom_assets.staging import EmptyPlaceholder, KeepExisting, PartitionOutput, StagedPartition
+from intercom_assets.storage import PART_FILE, ParquetStore, partition_dir_name
+
+
+class RangeParquetIOManager(UPathIOManager):
+    """Writes `{root}/{table}/date=YYYY-MM-DD/part-0.parquet`, one file per partition of the output."""
+
+    extension: str = ".parquet"
+
+    def __init__(self, store: ParquetStore):
+        super().__init__(base_path=store.root)
+        self.store = store
+
+    def get_asset_relative_path(self, context: InputContext | OutputContext) -> UPath:
+        return UPath(context.asset_key.path[-1])
+
+    def get_path_for_partition(
+        self, context: InputContext | OutputContext, path: UPath, partition: str
+    ) -> UPath:
+        return path / partition_dir_name(partition) / Path(PART_FILE).stem
+
+    def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
+        raise NotImplementedError("RangeParquetIOManager writes through handle_output")
+
+    def load_from_path(self, context: InputContext, path: UPath) -> pa.Table:
+        return self.store.read_path(path)
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        """Commit each partition of a (range) output; the asset body adds per-partition metadata itself."""
+        if obj is None:
+            return
+        table = context.asset_key.path[-1]
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
+        if not keys:
+            raise ValueError(f"{table}: this IO manager stores daily partitions only")
+        outputs = obj if isinstance(obj, dict) else {keys[0]: obj}
+        missing = [key for key in keys if key not in outputs]
+        if missing:
+            raise ValueError(f"{table}: the output has no data for partitions {missing[:5]}")
+        written = kept = 0
+        with tempfile.TemporaryDirectory(prefix="intercom-io-") as scratch:
+            for key in keys:
+                if self._commit(table, key, outputs[key], Path(scratch)):
+                    written += 1
+                else:
+                    kept += 1
+        context.add_output_metadata(
+            {"root": str(self.store.root), "partitions_written": written, "partitions_kept": kept}
+        )
+
+    def _commit(self, table: str, key: str, output: PartitionOutput | pa.Table, scratch: Path) -> bool:
+        if isinstance(output, StagedPartition):
+            self.store.write_file(table, key, output.path)
+            return True
+        if isinstance(output, KeepExisting):
+            return False
+        if isinstance(output, EmptyPlaceholder):
+            if self.store.exists(table, key):
+                return False
+            self.store.write_table(table, key, output.schema.empty_table(), scratch)
+            return True
+        if isinstance(output, pa.Table):
+            self.store.write_table(table, key, output, scratch)
+            return True
+        raise TypeError(f"{table}: cannot store a {type(output).__name__} as partition {key}")
+
+
+class IntercomParquetIOManager(ConfigurableIOManagerFactory):
+    """Dagster-configurable factory; the storage root is shared with the assets through the resource."""
+
+    storage: ParquetStorageResource
+
+    def create_io_manager(self, context: Any) -> RangeParquetIOManager:
+        return RangeParquetIOManager(self.storage.get_store())

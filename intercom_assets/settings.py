@@ -1,0 +1,122 @@
+"""The INTERCOM_* variables that shape definitions, read and validated once with errors that say what to fix.
+
+Variables that only matter inside a run (token, base URL, concurrency) are resource fields read through EnvVar
+(see resources.py), so they never land in run config; the ones here decide what the code location looks like
+(partitions, schedule, storage root) and must be valid when the code loads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from dagster._utils.schedules import is_valid_cron_string
+
+DEFAULT_HISTORY_DAYS = 365
+DEFAULT_WINDOW_DAYS = 30
+DEFAULT_CRON = "*/30 * * * *"
+DEFAULT_PARQUET_ROOT = "data/intercom"
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a value the project cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated code-location settings."""
+
+    start_date: date
+    attribution_window_days: int
+    schedule_cron: str
+    parquet_root: str
+    automation_on: bool
+    alert_webhook_url: str | None
+    staging_dir: str | None
+
+
+def _parse_start_date(raw: str | None, today: date) -> date:
+    if raw is None or raw.strip() == "":
+        return today - timedelta(days=DEFAULT_HISTORY_DAYS)
+    try:
+        value = date.fromisoformat(raw.strip())
+    except ValueError:
+        raise SettingsError(
+            f"INTERCOM_START_DATE={raw!r} is not a date: use YYYY-MM-DD, e.g. {today - timedelta(days=365)}"
+        ) from None
+    if len(raw.strip()) != 10:
+        raise SettingsError(f"INTERCOM_START_DATE={raw!r} is not a date: use YYYY-MM-DD")
+    if value > today:
+        raise SettingsError(f"INTERCOM_START_DATE={raw} is in the future (today is {today} UTC)")
+    if value < date(2011, 1, 1):
+        raise SettingsError(f"INTERCOM_START_DATE={raw} predates Intercom itself; use a date from 2011 on")
+    return value
+
+
+def _parse_window(raw: str | None) -> int:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_WINDOW_DAYS
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(
+            f"INTERCOM_ATTRIBUTION_WINDOW_DAYS={raw!r} is not a whole number of days (1..365)"
+        ) from None
+    if not 1 <= value <= 365:
+        raise SettingsError(f"INTERCOM_ATTRIBUTION_WINDOW_DAYS={value} is outside 1..365")
+    return value
+
+
+def _parse_cron(raw: str | None) -> str:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_CRON
+    value = raw.strip()
+    if not is_valid_cron_string(value):
+        raise SettingsError(
+            f"INTERCOM_SCHEDULE_CRON={raw!r} is not a valid cron expression (e.g. '*/30 * * * *')"
+        )
+    return value
+
+
+def _parse_automation(raw: str | None) -> bool:
+    if raw is None or raw.strip() == "":
+        return True
+    value = raw.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise SettingsError(f"INTERCOM_AUTOMATION={raw!r}: use 'on' or 'off'")
+
+
+def _parse_root(raw: str | None) -> str:
+    value = (raw or "").strip() or DEFAULT_PARQUET_ROOT
+    if "://" in value:
+        return value.rstrip("/")
+    return os.path.abspath(value)
+
+
+def _parse_webhook(raw: str | None) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"INTERCOM_ALERT_WEBHOOK_URL must be an http(s) URL, got {value!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None, today: date | None = None) -> Settings:
+    """Read every code-location variable; raises SettingsError naming the variable on a bad value."""
+    env = os.environ if env is None else env
+    today = today or datetime.now(UTC).date()
+    return Settings(
+        start_date=_parse_start_date(env.get("INTERCOM_START_DATE"), today),
+        attribution_window_days=_parse_window(env.get("INTERCOM_ATTRIBUTION_WINDOW_DAYS")),
+        schedule_cron=_parse_cron(env.get("INTERCOM_SCHEDULE_CRON")),
+        parquet_root=_parse_root(env.get("INTERCOM_PARQUET_ROOT")),
+        automation_on=_parse_automation(env.get("INTERCOM_AUTOMATION")),
+        alert_webhook_url=_parse_webhook(env.get("INTERCOM_ALERT_WEBHOOK_URL")),
+        staging_dir=(env.get("INTERCOM_STAGING_DIR") or "").strip() or None,
+    )

@@ -1,0 +1,222 @@
+"""Per-partition staging on local disk, so memory stays bounded however long the run's range is.
+
+Rows are converted to Arrow as pages arrive, buffered per day, and flushed as chunk files. Finishing a table
+merges each day's chunks (one day in memory at a time), keeps the newest version of each key, sorts by key for
+deterministic files, and leaves one staged Parquet file per partition for the IO manager to commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from intercom_assets.partitions import day_key
+from intercom_assets.tables import TableSpec
+
+FLUSH_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class StagedPartition:
+    """A finished partition file waiting to be committed by the IO manager."""
+
+    path: Path
+    row_count: int
+
+
+@dataclass(frozen=True)
+class KeepExisting:
+    """A snapshot table's partition that is not today's: its stored file stays as it is."""
+
+
+@dataclass(frozen=True)
+class EmptyPlaceholder:
+    """A snapshot table's partition that was never written: it gets an empty file of the table's schema."""
+
+    schema: pa.Schema
+
+
+PartitionOutput = StagedPartition | KeepExisting | EmptyPlaceholder
+
+
+@dataclass
+class StageCounts:
+    """What happened to the rows offered to a table (for metadata and logs)."""
+
+    rows_in: int = 0
+    outside_range: int = 0
+    missing_timestamp: int = 0
+
+
+def dedupe_newest(
+    table: pa.Table, key: tuple[str, ...], version_column: str | None, parent_key: str | None = None
+) -> pa.Table:
+    """Keep one row per key, the newest by the version column; the result is sorted by key.
+
+    For rows derived from a parent record (a company's segments, a conversation's parts), only the rows of the
+    parent's newest version survive first, so a membership removed in a later version does not linger.
+    """
+    if table.num_rows == 0:
+        return table
+    if parent_key is not None and version_column is not None:
+        newest = table.group_by(parent_key).aggregate([(version_column, "max")])
+        latest = dict(
+            zip(
+                newest.column(parent_key).to_pylist(),
+                newest.column(f"{version_column}_max").to_pylist(),
+                strict=True,
+            )
+        )
+        parents = table.column(parent_key).to_pylist()
+        versions = table.column(version_column).to_pylist()
+        table = table.filter(pa.array([latest[p] == v for p, v in zip(parents, versions, strict=True)]))
+    sort_keys = [(name, "ascending") for name in key]
+    if version_column is not None:
+        sort_keys.append((version_column, "descending"))
+    ordered = table.take(pc.sort_indices(table, sort_keys=sort_keys))
+    keep = np.ones(ordered.num_rows, dtype=bool)
+    same_as_previous = np.ones(ordered.num_rows - 1, dtype=bool)
+    for name in key:
+        values = ordered.column(name).to_numpy(zero_copy_only=False)
+        same_as_previous &= values[1:] == values[:-1]
+    keep[1:] = ~same_as_previous
+    return ordered.filter(pa.array(keep))
+
+
+class TableStager:
+    """Collects one table's rows for a run, split by the partition their replication day names."""
+
+    def __init__(self, spec: TableSpec, directory: Path, partition_keys: Iterable[str], extracted_at: int):
+        self.spec = spec
+        self.directory = directory
+        self.partition_keys = list(partition_keys)
+        self._in_range = set(self.partition_keys)
+        self.extracted_at = extracted_at
+        self.converter = spec.converter()
+        self.counts = StageCounts()
+        self._buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._buffered = 0
+        self._chunks: dict[str, list[Path]] = defaultdict(list)
+        self._chunk_ids = itertools.count()
+        # Newest version seen per record (or per parent record) across the whole run: a record that moved to a
+        # later day while the run paged must not stay behind in its older day's partition.
+        self._newest: dict[Any, Any] = {}
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def group_columns(self) -> tuple[str, ...]:
+        return (self.spec.parent_key,) if self.spec.parent_key else self.spec.key
+
+    def _note_version(self, group: Any, version: Any) -> None:
+        if version is not None and (group not in self._newest or version > self._newest[group]):
+            self._newest[group] = version
+
+    @property
+    def version_column(self) -> str | None:
+        if self.spec.parent_key is None and "updated_at" in self.spec.fields:
+            return "updated_at"
+        return self.spec.partition_column
+
+    def add_records(self, records: Iterable[dict[str, Any]], snapshot_key: str | None = None) -> None:
+        """Derive this table's rows from source records and stage each in its day's buffer."""
+        for record in records:
+            for row in self.spec.rows(record):
+                self._add_row(row, snapshot_key)
+        if self._buffered >= FLUSH_ROWS:
+            self.flush()
+
+    def _add_row(self, row: dict[str, Any], snapshot_key: str | None) -> None:
+        self.counts.rows_in += 1
+        if snapshot_key is not None:
+            key = snapshot_key
+        else:
+            stamp = row.get(self.spec.partition_column)
+            if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+                self.counts.missing_timestamp += 1
+                return
+            key = day_key(int(stamp))
+        if key not in self._in_range:
+            self.counts.outside_range += 1
+            return
+        converted = self.converter.convert_row(row)
+        if any(converted.get(name) is None for name in self.spec.key):
+            raise ValueError(
+                f"{self.spec.name}: a record has no {'/'.join(self.spec.key)}; refusing to store a row "
+                "that cannot be keyed"
+            )
+        if self.version_column is not None and snapshot_key is None:
+            self._note_version(
+                tuple(converted[c] for c in self.group_columns), converted[self.version_column]
+            )
+        self._buffers[key].append(converted)
+        self._buffered += 1
+
+    def add_arrow(self, partition_key: str, rows: pa.Table) -> None:
+        """Stage rows already in this table's schema (reused from a stored partition)."""
+        if rows.num_rows == 0:
+            return
+        if self.version_column is not None:
+            groups = zip(*(rows.column(c).to_pylist() for c in self.group_columns), strict=True)
+            versions = pc.cast(rows.column(self.version_column), pa.int64()).to_pylist()
+            for group, version in zip(groups, versions, strict=True):
+                self._note_version(group, version)
+        self._write_chunk(partition_key, rows.select(self.converter.schema.names).cast(self.converter.schema))
+
+    def flush(self) -> None:
+        for key, rows in self._buffers.items():
+            if rows:
+                batch = self.converter.to_batch(rows, self.extracted_at)
+                self._write_chunk(key, pa.Table.from_batches([batch]))
+        self._buffers.clear()
+        self._buffered = 0
+
+    def _write_chunk(self, key: str, data: pa.Table) -> None:
+        path = self.directory / f"chunk-{key}-{next(self._chunk_ids):06d}.parquet"
+        pq.write_table(data, path)
+        self._chunks[key].append(path)
+
+    def _drop_superseded(self, data: pa.Table) -> pa.Table:
+        """Rows whose record has a newer version elsewhere in this run (another day) are dropped."""
+        if self.version_column is None or not self._newest or data.num_rows == 0:
+            return data
+        groups = zip(*(data.column(c).to_pylist() for c in self.group_columns), strict=True)
+        versions = pc.cast(data.column(self.version_column), pa.int64()).to_pylist()
+        keep = [self._newest.get(g, v) == v or v is None for g, v in zip(groups, versions, strict=True)]
+        return data if all(keep) else data.filter(pa.array(keep))
+
+    def finish(self, keys: Iterable[str] | None = None) -> dict[str, StagedPartition]:
+        """One de-duplicated, key-sorted staged file per partition (an empty file for a day with no rows)."""
+        self.flush()
+        staged: dict[str, StagedPartition] = {}
+        for key in self.partition_keys if keys is None else keys:
+            chunks = self._chunks.pop(key, [])
+            if chunks:
+                data = pa.concat_tables([pq.read_table(path) for path in chunks])
+                data = self._drop_superseded(
+                    dedupe_newest(data, self.spec.key, self.version_column, self.spec.parent_key)
+                )
+            else:
+                data = self.converter.empty_table()
+            final = self.directory / f"final-{key}.parquet"
+            pq.write_table(data, final)
+            for path in chunks:
+                path.unlink(missing_ok=True)
+            staged[key] = StagedPartition(final, data.num_rows)
+        return staged
+
+
+@dataclass
+class StagedTable:
+    """A table's outcome for the run: what each partition becomes, and counters."""
+
+    partitions: dict[str, PartitionOutput]
+    counts: StageCounts = field(default_factory=StageCounts)

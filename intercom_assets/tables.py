@@ -1,0 +1,481 @@
+"""One declaration per Intercom table: where its rows come from, its key, its partition rule, its columns.
+
+Everything else (assets, checks, extraction, the IO manager's layout) is generated from this registry, so adding
+a table means adding one entry here. Column shapes follow Intercom's 2.16 description; open-ended maps
+(custom attributes, polymorphic event details) are JSON text so no value is ever lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from intercom_assets.schemas import (
+    BOOL,
+    FLOAT,
+    INT,
+    JSON,
+    STRING,
+    TIME,
+    FieldType,
+    RowConverter,
+    list_of,
+    struct,
+)
+
+# How a table's rows are fetched. Several tables share one source so each API pass happens once per run.
+SOURCE_CONTACTS = "contacts_search"
+SOURCE_COMPANIES = "companies_scroll"
+SOURCE_CONVERSATIONS = "conversations_search"
+SOURCE_CONVERSATION_DETAILS = "conversation_details"
+SOURCE_LIST = "list"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One API request pattern: the path, the key of the record list, and how it pages."""
+
+    name: str
+    paging: str  # "search" | "scroll" | "single" | "by_id"
+    path: str
+    list_key: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Everything the project knows about one table."""
+
+    name: str
+    source: Source
+    key: tuple[str, ...]
+    # Column whose UTC day is the row's partition; None = snapshot table (partition = day of extraction).
+    partition_column: str | None
+    fields: Mapping[str, FieldType]
+    description: str
+    replaces: str
+    rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] = field(default=lambda record: (record,))
+    parent: str | None = None  # another table whose source records this one is derived from
+    parent_key: str | None = None  # column naming the parent record, when one record yields many rows
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.partition_column is None
+
+    def converter(self) -> RowConverter:
+        """The record → Arrow converter for this table's declared schema."""
+        return RowConverter(self.fields, non_null=self.key)
+
+
+# ---- shared nested shapes -------------------------------------------------------------------------------
+ADDRESSABLE_LIST = struct(
+    type=STRING,
+    data=list_of(struct(type=STRING, id=STRING, url=STRING)),
+    url=STRING,
+    total_count=INT,
+    has_more=BOOL,
+)
+TAG_BASIC = struct(type=STRING, id=STRING, name=STRING)
+SEGMENT_FIELDS: dict[str, FieldType] = {
+    "type": STRING,
+    "id": STRING,
+    "name": STRING,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "person_type": STRING,
+    "count": INT,
+}
+REFERENCE = struct(type=STRING, id=STRING)
+ATTACHMENT = struct(
+    type=STRING, name=STRING, url=STRING, content_type=STRING, filesize=INT, width=INT, height=INT
+)
+
+CONTACT_FIELDS: dict[str, FieldType] = {
+    "type": STRING,
+    "id": STRING,
+    "external_id": STRING,
+    "workspace_id": STRING,
+    "role": STRING,
+    "email": STRING,
+    "email_domain": STRING,
+    "phone": STRING,
+    "name": STRING,
+    "owner_id": STRING,
+    "has_hard_bounced": BOOL,
+    "marked_email_as_spam": BOOL,
+    "unsubscribed_from_emails": BOOL,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "signed_up_at": TIME,
+    "last_seen_at": TIME,
+    "last_replied_at": TIME,
+    "last_contacted_at": TIME,
+    "last_email_opened_at": TIME,
+    "last_email_clicked_at": TIME,
+    "language_override": STRING,
+    "browser": STRING,
+    "browser_version": STRING,
+    "browser_language": STRING,
+    "os": STRING,
+    "android_app_name": STRING,
+    "android_app_version": STRING,
+    "android_device": STRING,
+    "android_os_version": STRING,
+    "android_sdk_version": STRING,
+    "android_last_seen_at": TIME,
+    "ios_app_name": STRING,
+    "ios_app_version": STRING,
+    "ios_device": STRING,
+    "ios_os_version": STRING,
+    "ios_sdk_version": STRING,
+    "ios_last_seen_at": TIME,
+    "custom_attributes": JSON,
+    "avatar": struct(type=STRING, image_url=STRING),
+    "tags": ADDRESSABLE_LIST,
+    "notes": ADDRESSABLE_LIST,
+    "companies": ADDRESSABLE_LIST,
+    "location": struct(
+        type=STRING, country=STRING, region=STRING, city=STRING, country_code=STRING, continent_code=STRING
+    ),
+    "social_profiles": struct(type=STRING, data=list_of(struct(type=STRING, name=STRING, url=STRING))),
+    "merge_history": JSON,
+}
+
+COMPANY_FIELDS: dict[str, FieldType] = {
+    "type": STRING,
+    "id": STRING,
+    "name": STRING,
+    "app_id": STRING,
+    "plan": struct(type=STRING, id=STRING, name=STRING),
+    "company_id": STRING,
+    "remote_created_at": TIME,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "last_request_at": TIME,
+    "size": INT,
+    "website": STRING,
+    "industry": STRING,
+    "monthly_spend": FLOAT,
+    "session_count": INT,
+    "user_count": INT,
+    "custom_attributes": JSON,
+    "tags": struct(type=STRING, tags=list_of(TAG_BASIC)),
+    "segments": struct(type=STRING, segments=list_of(struct(**SEGMENT_FIELDS))),
+    "notes": JSON,
+}
+
+CONVERSATION_FIELDS: dict[str, FieldType] = {
+    "type": STRING,
+    "id": STRING,
+    "title": STRING,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "waiting_since": TIME,
+    "snoozed_until": TIME,
+    "open": BOOL,
+    "state": STRING,
+    "read": BOOL,
+    "priority": STRING,
+    "admin_assignee_id": STRING,
+    "team_assignee_id": STRING,
+    "company": JSON,
+    "tags": struct(
+        type=STRING,
+        tags=list_of(struct(type=STRING, id=STRING, name=STRING, applied_at=TIME, applied_by=REFERENCE)),
+    ),
+    "conversation_rating": struct(
+        rating=INT,
+        remark=STRING,
+        created_at=TIME,
+        updated_at=TIME,
+        contact=struct(type=STRING, id=STRING, external_id=STRING),
+        teammate=REFERENCE,
+    ),
+    "source": struct(
+        type=STRING,
+        id=STRING,
+        delivered_as=STRING,
+        subject=STRING,
+        body=STRING,
+        author=struct(type=STRING, id=STRING, name=STRING, email=STRING),
+        attachments=list_of(ATTACHMENT),
+        url=STRING,
+        redacted=BOOL,
+        recipients=JSON,
+        reply_to=JSON,
+        email_message_metadata=JSON,
+    ),
+    "contacts": struct(type=STRING, contacts=list_of(struct(type=STRING, id=STRING, external_id=STRING))),
+    "teammates": struct(type=STRING, teammates=list_of(REFERENCE)),
+    "custom_attributes": JSON,
+    "first_contact_reply": struct(created_at=TIME, type=STRING, url=STRING),
+    "sla_applied": struct(type=STRING, sla_name=STRING, sla_status=STRING),
+    "statistics": JSON,
+    "linked_objects": JSON,
+    "ai_agent_participated": BOOL,
+    "ai_agent": JSON,
+    "sales_agent_participated": BOOL,
+    "sales_agent": JSON,
+    "channel": JSON,
+    "external_references": JSON,
+    "monitor_evaluations": JSON,
+    "scorecards": JSON,
+}
+
+CONVERSATION_PART_FIELDS: dict[str, FieldType] = {
+    "type": STRING,
+    "id": STRING,
+    "conversation_id": STRING,
+    "conversation_updated_at": TIME,
+    "conversation_total_parts": INT,
+    "part_type": STRING,
+    "body": STRING,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "notified_at": TIME,
+    "assigned_to": REFERENCE,
+    "author": struct(
+        type=STRING, id=STRING, name=STRING, email=STRING, from_ai_agent=BOOL, is_ai_answer=BOOL
+    ),
+    "attachments": list_of(ATTACHMENT),
+    "external_id": STRING,
+    "redacted": BOOL,
+    "email_message_metadata": JSON,
+    "metadata": JSON,
+    "state": STRING,
+    "tags": list_of(TAG_BASIC),
+    "event_details": JSON,
+    "app_package_code": STRING,
+}
+
+DATA_ATTRIBUTE_FIELDS: dict[str, FieldType] = {
+    "type": STRING,
+    "id": STRING,
+    "api_id": INT,
+    "model": STRING,
+    "name": STRING,
+    "full_name": STRING,
+    "label": STRING,
+    "description": STRING,
+    "data_type": STRING,
+    "options": list_of(STRING),
+    "api_writable": BOOL,
+    "messenger_writable": BOOL,
+    "ui_writable": BOOL,
+    "custom": BOOL,
+    "archived": BOOL,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "admin_id": STRING,
+}
+
+
+# ---- row derivations --------------------------------------------------------------------------------------
+def _with_role(role: str) -> Callable[[dict[str, Any]], Iterable[dict[str, Any]]]:
+    def rows(record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        return (record,) if record.get("role") == role else ()
+
+    return rows
+
+
+def company_segment_rows(company: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """One row per (company, segment) membership from the company's embedded segment list."""
+    segments = (company.get("segments") or {}).get("segments") or []
+    for segment in segments:
+        yield {**segment, "company_id": company.get("id"), "company_updated_at": company.get("updated_at")}
+
+
+def conversation_part_rows(conversation: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """Each part of a fetched conversation, carrying its parent's id and the parent's replication time.
+
+    `conversation_updated_at` is the time the conversation search reported (stored by the extractor under
+    `_search_updated_at`), so parts land in the same day partition as their conversation row.
+    """
+    container = conversation.get("conversation_parts") or {}
+    parts = container.get("conversation_parts") or []
+    total = container.get("total_count")
+    parent_updated = conversation.get("_search_updated_at", conversation.get("updated_at"))
+    for part in parts:
+        yield {
+            **part,
+            "conversation_id": conversation.get("id"),
+            "conversation_updated_at": parent_updated,
+            "conversation_total_parts": total,
+        }
+
+
+def data_attribute_rows(attribute: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """Built-in attributes have no id: `id` is the API id when present, else `<model>:<full_name>`."""
+    api_id = attribute.get("id")
+    row = {k: v for k, v in attribute.items() if k != "id"}
+    row["api_id"] = api_id
+    row["id"] = (
+        str(api_id) if api_id is not None else f"{attribute.get('model')}:{attribute.get('full_name')}"
+    )
+    yield row
+
+
+# ---- the registry -----------------------------------------------------------------------------------------
+CONTACTS_SEARCH = Source(SOURCE_CONTACTS, "search", "/contacts/search", "data")
+COMPANIES_SCROLL = Source(SOURCE_COMPANIES, "scroll", "/companies/scroll", "data")
+CONVERSATIONS_SEARCH = Source(SOURCE_CONVERSATIONS, "search", "/conversations/search", "conversations")
+CONVERSATION_DETAILS = Source(
+    SOURCE_CONVERSATION_DETAILS, "by_id", "/conversations/{id}", "conversation_parts"
+)
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        name="contacts",
+        source=CONTACTS_SEARCH,
+        key=("id",),
+        partition_column="updated_at",
+        fields=CONTACT_FIELDS,
+        description="Every contact, users and leads alike (`role` says which).",
+        replaces="none: the replaced `contacts` held only leads (now `leads`)",
+    ),
+    TableSpec(
+        name="users",
+        source=CONTACTS_SEARCH,
+        key=("id",),
+        partition_column="updated_at",
+        fields=CONTACT_FIELDS,
+        description="Contacts with role 'user', derived from the contact search (no extra API calls).",
+        replaces="users",
+        rows=_with_role("user"),
+        parent="contacts",
+    ),
+    TableSpec(
+        name="leads",
+        source=CONTACTS_SEARCH,
+        key=("id",),
+        partition_column="updated_at",
+        fields=CONTACT_FIELDS,
+        description="Contacts with role 'lead', derived from the contact search (no extra API calls).",
+        replaces="contacts (the replaced integration's `contacts` table held only leads)",
+        rows=_with_role("lead"),
+        parent="contacts",
+    ),
+    TableSpec(
+        name="companies",
+        source=COMPANIES_SCROLL,
+        key=("id",),
+        partition_column="updated_at",
+        fields=COMPANY_FIELDS,
+        description="Companies from the scroll API, filtered to the run's window on updated_at.",
+        replaces="companies",
+    ),
+    TableSpec(
+        name="company_segments",
+        source=COMPANIES_SCROLL,
+        key=("company_id", "id"),
+        partition_column="company_updated_at",
+        fields={**SEGMENT_FIELDS, "company_id": STRING, "company_updated_at": TIME},
+        description="One row per (company, segment) membership, from each company's embedded segments.",
+        replaces="company_segments",
+        rows=company_segment_rows,
+        parent="companies",
+        parent_key="company_id",
+    ),
+    TableSpec(
+        name="conversations",
+        source=CONVERSATIONS_SEARCH,
+        key=("id",),
+        partition_column="updated_at",
+        fields=CONVERSATION_FIELDS,
+        description="Conversations from the conversation search over the run's window.",
+        replaces="conversations",
+    ),
+    TableSpec(
+        name="conversation_parts",
+        source=CONVERSATION_DETAILS,
+        key=("id",),
+        partition_column="conversation_updated_at",
+        fields=CONVERSATION_PART_FIELDS,
+        description="Parts of each conversation in the window (the API returns at most the 500 newest).",
+        replaces="conversations__conversation_parts",
+        rows=conversation_part_rows,
+        parent="conversations",
+        parent_key="conversation_id",
+    ),
+    TableSpec(
+        name="admins",
+        source=Source(SOURCE_LIST, "single", "/admins", "admins"),
+        key=("id",),
+        partition_column=None,
+        fields={
+            "type": STRING,
+            "id": STRING,
+            "name": STRING,
+            "email": STRING,
+            "job_title": STRING,
+            "away_mode_enabled": BOOL,
+            "away_mode_reassign": BOOL,
+            "away_status_reason_id": INT,
+            "has_inbox_seat": BOOL,
+            "team_ids": list_of(INT),
+            "avatar": JSON,
+            "team_priority_level": JSON,
+            "role": JSON,
+        },
+        description="Daily snapshot of the workspace's admins.",
+        replaces="admins",
+    ),
+    TableSpec(
+        name="teams",
+        source=Source(SOURCE_LIST, "single", "/teams", "teams"),
+        key=("id",),
+        partition_column=None,
+        fields={
+            "type": STRING,
+            "id": STRING,
+            "name": STRING,
+            "admin_ids": list_of(INT),
+            "admin_priority_level": JSON,
+            "assignment_limit": INT,
+            "distribution_method": STRING,
+        },
+        description="Daily snapshot of the workspace's teams.",
+        replaces="none (new)",
+    ),
+    TableSpec(
+        name="tags",
+        source=Source(SOURCE_LIST, "single", "/tags", "data"),
+        key=("id",),
+        partition_column=None,
+        fields={"type": STRING, "id": STRING, "name": STRING, "applied_at": TIME, "applied_by": JSON},
+        description="Daily snapshot of the workspace's tags.",
+        replaces="tags",
+    ),
+    TableSpec(
+        name="segments",
+        source=Source(SOURCE_LIST, "single", "/segments", "segments", {"include_count": "true"}),
+        key=("id",),
+        partition_column=None,
+        fields=SEGMENT_FIELDS,
+        description="Daily snapshot of the workspace's segments.",
+        replaces="segments",
+    ),
+    TableSpec(
+        name="contact_attributes",
+        source=Source(SOURCE_LIST, "single", "/data_attributes", "data", {"model": "contact"}),
+        key=("id",),
+        partition_column=None,
+        fields=DATA_ATTRIBUTE_FIELDS,
+        description="Daily snapshot of contact data attributes (built-in and custom).",
+        replaces="none (new)",
+        rows=data_attribute_rows,
+    ),
+    TableSpec(
+        name="company_attributes",
+        source=Source(SOURCE_LIST, "single", "/data_attributes", "data", {"model": "company"}),
+        key=("id",),
+        partition_column=None,
+        fields=DATA_ATTRIBUTE_FIELDS,
+        description="Daily snapshot of company data attributes (built-in and custom).",
+        replaces="none (new)",
+        rows=data_attribute_rows,
+    ),
+)
+
+TABLES_BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}
