@@ -5,7 +5,6 @@ separate steps would split the rate budget and multiply Dagster's per-step bookk
 own asset (`intercom/<table>`), selectable alone, with per-partition metadata.
 """
 
-from __future__ import annotations
 
 import shutil
 import tempfile

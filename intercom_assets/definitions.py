@@ -8,6 +8,7 @@ from dagster import Definitions, EnvVar
 
 from intercom_assets.assets import IO_MANAGER_KEY, build_intercom_assets
 from intercom_assets.io_manager import IntercomParquetIOManager
+from intercom_assets.jobs import build_intercom_job
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.resources import (
     DEFAULT_API_VERSION,
@@ -50,6 +51,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
     return Definitions(
         assets=[intercom_assets],
+        jobs=[build_intercom_job()],
         resources={
             "intercom": build_intercom_resource(),
             "parquet_storage": storage,
