@@ -1,0 +1,61 @@
+"""CLI: run the test server until SIGTERM/SIGINT, printing its base URL as the first stdout line."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from types import FrameType
+
+from .faults import Faults
+from .server import IntercomTestServer
+from .workspace import SCALES
+
+
+def parse_now(text: str) -> datetime:
+    """ISO-8601 instant; "Z" is accepted and a naive value is taken as UTC."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m intercom_assets_tests.intercom_server",
+                                     description="Run a synthetic Intercom API on 127.0.0.1.")
+    parser.add_argument("--port", type=int, required=True, help="port to bind; 0 picks a free one")
+    parser.add_argument("--token", required=True, help="the Bearer token clients must send")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--now", type=parse_now, default=None, help="ISO-8601 instant (default: current time)")
+    parser.add_argument("--workspace-timezone", default="America/Los_Angeles")
+    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--rate-limit", type=int, default=None, metavar="N-per-minute")
+    parser.add_argument("--faults", type=Faults.parse, default=None, metavar="SPEC",
+                        help='e.g. "rate429=0.05,rate500=0.02,truncate=0.01,close=0.01,scroll_exists=2"')
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    server = IntercomTestServer(token=args.token, seed=args.seed, scale=args.scale, now=args.now,
+                                workspace_timezone=args.workspace_timezone, latency_ms=args.latency_ms,
+                                rate_limit_per_minute=args.rate_limit, faults=args.faults, port=args.port)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(server.start(), flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

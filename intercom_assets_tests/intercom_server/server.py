@@ -1,0 +1,142 @@
+"""IntercomTestServer: the in-process handle tests use to run, steer and inspect the fake API."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from .app import IntercomHTTPServer, ServerState
+from .faults import FaultInjector, Faults
+from .handlers import IntercomApi
+from .ratelimit import RateLimiter
+from .scroll import DEFAULT_PAGE_SIZE, DEFAULT_TTL_SECONDS, ScrollManager
+from .workspace import Workspace
+
+
+class IntercomTestServer:
+    """A real HTTP server on 127.0.0.1 serving a seeded synthetic Intercom workspace.
+
+    The workspace is built in the constructor, so `srv.workspace` can be inspected before start().
+    All control methods are thread-safe and may be called while clients are running.
+    """
+
+    def __init__(self, token: str, seed: int = 1, scale: str = "small", now: datetime | None = None,
+                 workspace_timezone: str = "America/Los_Angeles", latency_ms: int = 0,
+                 rate_limit_per_minute: int | None = None, faults: Faults | None = None,
+                 host: str = "127.0.0.1", port: int = 0, scroll_ttl_seconds: float = DEFAULT_TTL_SECONDS,
+                 scroll_page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        if not token:
+            raise ValueError("token must not be empty")
+        self.workspace = Workspace(seed=seed, scale=scale, now=now, timezone=workspace_timezone)
+        self._faults = FaultInjector(faults or Faults(), seed)
+        self._scrolls = ScrollManager(self._faults, ttl_seconds=scroll_ttl_seconds, page_size=scroll_page_size)
+        self._state = ServerState(IntercomApi(self.workspace, self._scrolls), token,
+                                  RateLimiter(rate_limit_per_minute), self._faults, latency_ms)
+        self._host = host
+        self._port = port
+        self._httpd: IntercomHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> str:
+        """Bind, serve in a background thread, and return the base URL (http://127.0.0.1:PORT)."""
+        if self._httpd is not None:
+            return self.base_url
+        self._httpd = IntercomHTTPServer((self._host, self._port), self._state)
+        port = self._httpd.server_address[1]
+        self.base_url = f"http://{self._host}:{port}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"intercom-test-server-{port}", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop accepting, drop idle keep-alive connections, and release the port."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> IntercomTestServer:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def token(self) -> str:
+        """The Bearer token clients must send (tests pass it to the code under test)."""
+        return self._state.token
+
+    # ---- observation --------------------------------------------------------------------------
+    def request_counts(self) -> dict[str, int]:
+        """Requests received per "METHOD /path-template" (e.g. "GET /conversations/{id}")."""
+        return self._state.counts()
+
+    def reset_counts(self) -> None:
+        """Zero the request counts and the max-in-flight high-water mark."""
+        self._state.reset_counts()
+
+    def max_in_flight(self) -> int:
+        """Most requests handled at the same time since start or the last reset_counts()."""
+        return self._state.max_in_flight()
+
+    # ---- steering -----------------------------------------------------------------------------
+    def set_faults(self, faults: Faults) -> None:
+        self._faults.set(faults)
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults.faults
+
+    def set_latency_ms(self, latency_ms: int) -> None:
+        if latency_ms < 0:
+            raise ValueError("latency must not be negative")
+        self._state.latency_ms = latency_ms
+
+    def set_rate_limit(self, per_minute: int | None) -> None:
+        self._state.limiter.set_limit(per_minute)
+
+    @property
+    def scroll_ttl_seconds(self) -> float:
+        """Idle time after which an open companies scroll expires (Intercom: about a minute)."""
+        return self._scrolls.ttl_seconds
+
+    @scroll_ttl_seconds.setter
+    def scroll_ttl_seconds(self, value: float) -> None:
+        self._scrolls.ttl_seconds = value
+
+    @property
+    def scroll_page_size(self) -> int:
+        return self._scrolls.page_size
+
+    @scroll_page_size.setter
+    def scroll_page_size(self, value: int) -> None:
+        self._scrolls.page_size = value
+
+    def scroll_open(self) -> bool:
+        """Whether a companies scroll is currently open (and not idle-expired)."""
+        return self._scrolls.is_open()
+
+    def reset_scroll(self) -> None:
+        self._scrolls.reset()
+
+    # ---- data mutations -----------------------------------------------------------------------
+    def touch(self, kind: str, record_id: str, updated_at: datetime | int) -> None:
+        self.workspace.touch(kind, record_id, updated_at)
+
+    def add_parts(self, conv_id: str, n: int, at: datetime | int) -> list[dict[str, Any]]:
+        return self.workspace.add_parts(conv_id, n, at)
+
+    def bump_fraction(self, fraction: float, at: datetime | int, seed: int) -> dict[str, list[str]]:
+        return self.workspace.bump_fraction(fraction, at, seed)
