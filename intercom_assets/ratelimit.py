@@ -1,0 +1,139 @@
+"""Client-side pacing and backoff for Intercom's 10-second rate-limit windows.
+
+Intercom's limit is shared by every app of the workspace, so this app aims to use only a share of it: it stops
+sending when the window's remaining budget drops to the part reserved for others, and spaces requests evenly
+across the window so a long concurrent run does not burn the budget in the first second and then meet 429s.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+WINDOW_SECONDS = 10.0
+# Without a Reset header we cannot know when the window ends; pausing this long is a cheap, safe guess.
+UNKNOWN_RESET_PAUSE_SECONDS = 1.0
+
+
+def backoff_delay(attempt: int, base_seconds: float, max_seconds: float,
+                  rng: Callable[[float, float], float] = random.uniform) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(max, base * 2**attempt)].
+
+    Full jitter keeps many threads (or many runs) that failed together from retrying in lockstep.
+    """
+    ceiling = min(max_seconds, base_seconds * (2 ** min(attempt, 62)))
+    return rng(0.0, max(0.0, ceiling))
+
+
+def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+class RatePacer:
+    """Decides when the next request of this client may start; one instance is shared by all its threads.
+
+    Fed by `observe()` with every response's ``X-RateLimit-Limit/Remaining/Reset`` (any may be missing):
+    - budget: requests this app may still send in the current window, ``remaining - limit * (1 - share)``,
+      decremented locally for every request started (the headers lag behind requests in flight); at zero new
+      requests wait for the window's Reset;
+    - spacing: at most one request start per ``10 s / (limit * share)``;
+    - `pause()` (after a 429) holds every thread until the given time.
+    """
+
+    def __init__(self, share: float, *, max_wait_seconds: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not 0.0 < share <= 1.0:
+            raise ValueError("rate_limit_share must be in (0, 1]")
+        self._share = share
+        self._max_wait = max_wait_seconds
+        self._clock = clock
+        self._cond = threading.Condition(threading.Lock())
+        self._limit: float | None = None
+        self._interval = 0.0
+        self._next_slot = 0.0
+        self._window_reset: float | None = None
+        self._budget: int | None = None
+        self._paused_until = 0.0
+
+    @property
+    def interval(self) -> float:
+        """Current minimum spacing between request starts, in seconds (0 until a limit is known)."""
+        with self._cond:
+            return self._interval
+
+    def acquire(self, cancel: threading.Event | None = None) -> None:
+        """Block until this thread may start one request, and account for it."""
+        with self._cond:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    return
+                now = self._clock()
+                wait = self._blocked_for(now)
+                if wait <= 0:
+                    break
+                # Short waits so a cancelled run stops promptly and a clock change is noticed.
+                self._cond.wait(min(wait, 0.5))
+            if self._budget is not None:
+                self._budget -= 1
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        delay = slot - now
+        if delay > 0:
+            if cancel is not None:
+                cancel.wait(delay)
+            else:
+                time.sleep(delay)
+
+    def _blocked_for(self, now: float) -> float:
+        if self._paused_until > now:
+            return self._paused_until - now
+        if self._window_reset is not None and self._window_reset <= now:
+            # The window we had a budget for is over; the next response tells us about the new one.
+            self._window_reset = None
+            self._budget = None
+        if self._budget is not None and self._budget <= 0 and self._window_reset is not None:
+            return self._window_reset - now
+        return 0.0
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Learn the limit, remaining budget and window end from one response's headers."""
+        limit = _header_number(headers, "X-RateLimit-Limit")
+        remaining = _header_number(headers, "X-RateLimit-Remaining")
+        reset = _header_number(headers, "X-RateLimit-Reset")
+        with self._cond:
+            if limit is not None and limit > 0:
+                self._limit = limit
+                self._interval = WINDOW_SECONDS / max(1.0, limit * self._share)
+            if remaining is None or self._limit is None:
+                return
+            allowed = max(0, math.ceil(remaining - self._limit * (1.0 - self._share) - 1e-9))
+            now = self._clock()
+            if reset is None:
+                if allowed <= 0:
+                    self._paused_until = max(self._paused_until, now + UNKNOWN_RESET_PAUSE_SECONDS)
+                return
+            if reset <= now:
+                return
+            # A reset far away can only be clock skew (windows last 10 s): never wait longer than the cap.
+            reset = min(reset, now + self._max_wait)
+            if self._window_reset is None or reset > self._window_reset:
+                self._window_reset = reset
+                self._budget = allowed
+            elif reset == self._window_reset and self._budget is not None:
+                self._budget = min(self._budget, allowed)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every thread of the client for `seconds` (capped), e.g. until a 429's window resets."""
+        seconds = min(max(0.0, seconds), self._max_wait)
+        with self._cond:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
