@@ -7,6 +7,7 @@ import os
 from dagster import Definitions, EnvVar
 
 from intercom_assets.assets import IO_MANAGER_KEY, build_intercom_assets
+from intercom_assets.checks import build_intercom_checks, freshness_policy_for, with_freshness_policy
 from intercom_assets.io_manager import IntercomParquetIOManager
 from intercom_assets.jobs import build_intercom_job
 from intercom_assets.partitions import build_partitions_def
@@ -20,14 +21,25 @@ from intercom_assets.resources import (
     IntercomResource,
     ParquetStorageResource,
 )
-from intercom_assets.settings import Settings, load_settings
+from intercom_assets.schedules import build_attribution_window_schedule
+from intercom_assets.sensors import build_catchup_sensor, build_check_failure_sensor, build_run_failure_sensor
+from intercom_assets.settings import Settings, SettingsError, load_settings
 
 
 def _env(name: str, default, kind: str = "str"):
-    """EnvVar when the variable is set (its value then never enters run config), else the default."""
-    if not os.environ.get(name, "").strip():
+    """EnvVar when the variable is set (its value then never enters run config), else the default.
+
+    Dagster has no float EnvVar: float settings are parsed here, with an error naming the variable.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
         return default
-    return {"str": EnvVar(name), "int": EnvVar.int(name), "float": EnvVar.float(name)}[kind]
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a number") from None
+    return EnvVar.int(name) if kind == "int" else EnvVar(name)
 
 
 def build_intercom_resource() -> IntercomResource:
@@ -48,10 +60,20 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     partitions_def = build_partitions_def(settings.start_date)
     intercom_assets = build_intercom_assets(partitions_def)
+    # Freshness: Dagster's freshness daemon evaluates the policy; the check-failure sensor alerts on WARN/FAIL.
+    intercom_assets = with_freshness_policy(intercom_assets, freshness_policy_for(settings.schedule_cron))
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
+    intercom_job = build_intercom_job()
     return Definitions(
         assets=[intercom_assets],
-        jobs=[build_intercom_job()],
+        asset_checks=[build_intercom_checks(partitions_def, settings.attribution_window_days)],
+        jobs=[intercom_job],
+        schedules=[build_attribution_window_schedule(settings, intercom_job)],
+        sensors=[
+            build_catchup_sensor(settings, partitions_def, intercom_job),
+            build_run_failure_sensor(settings, intercom_job),
+            build_check_failure_sensor(settings),
+        ],
         resources={
             "intercom": build_intercom_resource(),
             "parquet_storage": storage,
