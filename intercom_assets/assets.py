@@ -8,6 +8,7 @@ own asset (`intercom/<table>`), selectable alone, with per-partition metadata.
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +92,7 @@ def _run_metadata(
         "api_requests_run": stats.get("requests", 0),
         "api_retries_run": stats.get("retries", 0),
         "api_rate_limited_run": stats.get("rate_limited", 0),
+        "extraction_seconds_run": round(stats.get("extraction_seconds", 0.0), 3),
         "rows_offered": staged.counts.rows_in,
     }
     if staged.counts.missing_timestamp:
@@ -153,11 +155,12 @@ def build_intercom_assets(partitions_def: DailyPartitionsDefinition, tables: Seq
         )
         staging = Path(tempfile.mkdtemp(prefix="intercom-staging-", dir=parquet_storage.staging_dir))
         try:
+            clock = time.monotonic()
             with intercom.open_client() as client:
                 result = extract(
                     client, selected, window, today_key, staging, int(started.timestamp()), store
                 )
-                stats = client.stats.total()
+                stats = {**client.stats.total(), "extraction_seconds": time.monotonic() - clock}
             if result.truncated_conversations:
                 context.log.warning(
                     f"{len(result.truncated_conversations)} conversations have more parts than the API returns "

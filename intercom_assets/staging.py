@@ -194,24 +194,35 @@ class TableStager:
         return data if all(keep) else data.filter(pa.array(keep))
 
     def finish(self, keys: Iterable[str] | None = None) -> dict[str, StagedPartition]:
-        """One de-duplicated, key-sorted staged file per partition (an empty file for a day with no rows)."""
-        self.flush()
+        """One de-duplicated, key-sorted staged file per partition (an empty file for a day with no rows).
+
+        Rows still buffered in memory join the day's chunk files directly; days without rows share one
+        empty file, so a long quiet range costs one write, not one per day.
+        """
         staged: dict[str, StagedPartition] = {}
+        empty: StagedPartition | None = None
         for key in self.partition_keys if keys is None else keys:
             chunks = self._chunks.pop(key, [])
-            if chunks:
-                data = pa.concat_tables([pq.read_table(path) for path in chunks])
-                data = self._drop_superseded(
-                    dedupe_newest(data, self.spec.key, self.version_column, self.spec.parent_key)
-                )
-            else:
-                data = self.converter.empty_table()
-            final = self.directory / f"final-{key}.parquet"
-            pq.write_table(data, final)
+            pieces = [pq.read_table(path) for path in chunks]
+            buffered = self._buffers.pop(key, [])
+            if buffered:
+                pieces.append(pa.Table.from_batches([self.converter.to_batch(buffered, self.extracted_at)]))
+            if not pieces:
+                if empty is None:
+                    empty = self._write_final("empty", self.converter.empty_table())
+                staged[key] = empty
+                continue
+            data = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+            data = self._drop_superseded(dedupe_newest(data, self.spec.key, self.version_column, self.spec.parent_key))
+            staged[key] = self._write_final(key, data)
             for path in chunks:
                 path.unlink(missing_ok=True)
-            staged[key] = StagedPartition(final, data.num_rows)
         return staged
+
+    def _write_final(self, name: str, data: pa.Table) -> StagedPartition:
+        final = self.directory / f"final-{name}.parquet"
+        pq.write_table(data, final)
+        return StagedPartition(final, data.num_rows)
 
 
 @dataclass

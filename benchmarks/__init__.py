@@ -1,0 +1,1 @@
+"""Benchmarks of a scheduled tick against the Intercom test server (`make bench`)."""
