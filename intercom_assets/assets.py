@@ -149,6 +149,7 @@ def build_intercom_assets(partitions_def: DailyPartitionsDefinition, tables: Seq
         started = datetime.now(UTC)
         today_key = started.strftime(DATE_FORMAT)
         store = parquet_storage.get_store()
+        store.check_writable()
         context.log.info(
             f"Extracting {', '.join(s.name for s in selected)} for {window.partition_keys[0]}.."
             f"{window.partition_keys[-1]} ({len(window.partition_keys)} days)"

@@ -38,6 +38,8 @@ logger = logging.getLogger("intercom_assets.client")
 # hours at a DST change: widening the server-side filter by 25 h on each side always covers the exact window.
 SEARCH_MARGIN_SECONDS = 25 * 3600
 MAX_SEARCH_PER_PAGE = 150
+# Intercom's data regions (US, EU, Australia); anything else is a typo or a wrong region.
+REGION_HOSTS = ("api.intercom.io", "api.eu.intercom.io", "api.au.intercom.io")
 # Re-reads of a search whose results shifted while paging; later runs' look-back covers what is left.
 SEARCH_MAX_PASSES = 3
 MAX_ERROR_TEXT = 300
@@ -107,6 +109,12 @@ def _validate_base_url(base_url: str) -> str:
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise IntercomConfigError(
             f"refusing plain http:// to {parts.hostname}: the access token would travel in clear text; use https://"
+        )
+    if not _is_loopback(parts.hostname) and parts.hostname.lower() not in REGION_HOSTS:
+        raise IntercomConfigError(
+            f"{parts.hostname} is not an Intercom region's API host: use one of "
+            + ", ".join(f"https://{host}" for host in REGION_HOSTS)
+            + " (the region your workspace is hosted in)"
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 

@@ -31,6 +31,10 @@ def _is_local(path: UPath) -> bool:
     return getattr(path, "protocol", "") in ("", "file", "local")
 
 
+class StorageError(OSError):
+    """The Parquet root cannot be used; says which root and why."""
+
+
 class ParquetStore:
     """Reads and atomically replaces table partitions under one root (local path or fsspec URL)."""
 
@@ -39,6 +43,23 @@ class ParquetStore:
 
     def __repr__(self) -> str:
         return f"ParquetStore({str(self.root)!r})"
+
+    def check_writable(self) -> None:
+        """Fail before any API call when the root cannot take files (a run must not fetch, then fail to write)."""
+        probe = self.root / f".write-probe-{uuid.uuid4().hex}{TEMP_SUFFIX}"
+        try:
+            if _is_local(self.root):
+                Path(self.root.path).mkdir(parents=True, exist_ok=True)
+                Path(probe.path).write_bytes(b"")
+                Path(probe.path).unlink()
+            else:
+                self.root.mkdir(parents=True, exist_ok=True)
+                probe.write_bytes(b"")
+                probe.unlink()
+        except OSError as error:
+            raise StorageError(
+                f"INTERCOM_PARQUET_ROOT={self.root} is not writable: {type(error).__name__}: {error}"
+            ) from error
 
     def table_dir(self, table: str) -> UPath:
         return self.root / table

@@ -1,0 +1,255 @@
+"""Faults survived, bad input refused, nothing lost or half-written: whole Dagster runs against the test server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow.dataset as ds
+import pytest
+from dagster import DagsterInstance
+
+from intercom_assets.definitions import build_definitions
+from intercom_assets.jobs import INTERCOM_JOB
+from intercom_assets.settings import SettingsError, load_settings
+from intercom_assets.tables import TABLES
+from intercom_assets_tests.intercom_server import Faults
+
+REPO = Path(__file__).resolve().parents[1]
+FIRST, LAST = "2026-11-17", "2026-11-20"
+RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
+
+
+@pytest.fixture
+def env(intercom_server, tmp_path, monkeypatch):
+    intercom_server.scroll_ttl_seconds = 0.5
+    intercom_server.scroll_page_size = 20
+    values = {
+        "INTERCOM_ACCESS_TOKEN": intercom_server.token,
+        "INTERCOM_BASE_URL": intercom_server.base_url,
+        "INTERCOM_PARQUET_ROOT": str(tmp_path / "parquet"),
+        "INTERCOM_START_DATE": "2026-06-01",
+        "INTERCOM_AUTOMATION": "off",
+        "INTERCOM_TIMEOUT_SECONDS": "1",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def _error(result) -> str:
+    """The step's whole error chain as text (Dagster wraps the user error as the cause)."""
+    return result.failure_data_for_node("intercom_extract").error.to_string()
+
+
+def _run(instance: DagsterInstance, raise_on_error: bool = True):
+    defs = build_definitions(load_settings())
+    return defs.resolve_job_def(INTERCOM_JOB).execute_in_process(
+        instance=instance, tags=RANGE_TAGS, raise_on_error=raise_on_error
+    )
+
+
+def _snapshot(root: Path) -> dict[str, list[str]]:
+    """Every table's rows, `_extracted_at` aside, as sorted JSON lines."""
+    out = {}
+    for spec in TABLES:
+        data = ds.dataset(root / spec.name, format="parquet", partitioning="hive").to_table()
+        data = data.drop_columns(["_extracted_at"])
+        out[spec.name] = sorted(json.dumps(row, default=str, sort_keys=True) for row in data.to_pylist())
+    return out
+
+
+def _file_hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture
+def baseline(env, tmp_path_factory):
+    """The output of a fault-free run of the window, to compare every faulty run with."""
+    root = Path(env["INTERCOM_PARQUET_ROOT"])
+    with DagsterInstance.ephemeral() as instance:
+        assert _run(instance).success
+    expected = _snapshot(root)
+    assert sum(len(rows) for rows in expected.values()) > 100
+    return root, expected
+
+
+# Random transport faults hit the searches and the per-conversation fetches; the scroll, where any broken page
+# means starting over, gets its own one-shot faults below (and random ones in test_client.py).
+NOT_SCROLL = ["POST /contacts/search", "POST /conversations/search", "GET /conversations/{id}"]
+FAULTS = {
+    "429 storm": Faults(rate429=0.5, paths=["POST /contacts/search", "POST /conversations/search"]),
+    "5xx bursts": Faults(rate500=0.08, rate502=0.08, rate503=0.08, paths=NOT_SCROLL),
+    "connection closed mid-body": Faults(close=0.15, paths=NOT_SCROLL),
+    "truncated JSON in a 200": Faults(truncate=0.15, paths=NOT_SCROLL),
+    "response slower than the timeout": Faults(slow=0.3, slow_seconds=1.5, paths=NOT_SCROLL),
+    "scroll_exists on the first scroll": Faults(scroll_exists=2),
+    "scroll expires mid-way": Faults(scroll_expire_after_pages=3),
+    "500 mid-scroll": Faults(scroll_500_after_pages=2),
+}
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault_leaves_exactly_the_fault_free_rows(name, baseline, intercom_server):
+    root, expected = baseline
+    intercom_server.set_faults(FAULTS[name])
+    with DagsterInstance.ephemeral() as instance:
+        result = _run(instance)
+    assert result.success
+    assert _snapshot(root) == expected
+    retries = [
+        e.materialization.metadata["api_retries_run"].value for e in result.get_asset_materialization_events()
+    ]
+    if name not in ("scroll expires mid-way", "500 mid-scroll", "scroll_exists on the first scroll"):
+        assert max(retries) > 0, "the fault must actually have been hit"
+
+
+def test_exhausted_retry_budget_fails_naming_endpoint_and_leaves_files_unchanged(baseline, intercom_server,
+                                                                                  monkeypatch):
+    root, _ = baseline
+    before = _file_hashes(root)
+    monkeypatch.setenv("INTERCOM_MAX_RETRIES", "1")
+    intercom_server.set_faults(Faults(rate503=1.0, paths=["POST /conversations/search"]))
+    with DagsterInstance.ephemeral() as instance:
+        result = _run(instance, raise_on_error=False)
+    assert not result.success
+    message = _error(result)
+    assert "POST /conversations/search" in message and "503" in message
+    assert _file_hashes(root) == before
+
+
+def test_wrong_token_fails_fast_with_what_to_check(env, intercom_server, monkeypatch):
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "wrong-token-4242424242")
+    with DagsterInstance.ephemeral() as instance:
+        result = _run(instance, raise_on_error=False)
+    assert not result.success
+    message = _error(result)
+    assert "401" in message and "INTERCOM_ACCESS_TOKEN" in message
+    assert "wrong-token-4242424242" not in message
+    assert sum(intercom_server.request_counts().values()) <= len(TABLES), "no retry storm on a 401"
+    root = Path(env["INTERCOM_PARQUET_ROOT"])
+    assert not any(root.rglob("*.parquet")), "a failed run writes nothing"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://api.intercom.io", "clear text"),
+        ("https://api.xx.intercom.io", "region"),
+        ("ftp://127.0.0.1", "http(s)"),
+    ],
+)
+def test_bad_base_url_is_refused_before_any_request(env, monkeypatch, url, expected):
+    monkeypatch.setenv("INTERCOM_BASE_URL", url)
+    with DagsterInstance.ephemeral() as instance:
+        result = _run(instance, raise_on_error=False)
+    assert not result.success
+    assert expected in _error(result)
+
+
+def test_unwritable_parquet_root_is_a_clear_error(env, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("INTERCOM_PARQUET_ROOT", str(blocker / "root"))
+    with DagsterInstance.ephemeral() as instance:
+        result = _run(instance, raise_on_error=False)
+    assert not result.success
+    message = _error(result)
+    assert "INTERCOM_PARQUET_ROOT" in message and "not writable" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("INTERCOM_START_DATE", "2026-13-01", "INTERCOM_START_DATE"),
+        ("INTERCOM_START_DATE", "next tuesday", "YYYY-MM-DD"),
+        ("INTERCOM_ATTRIBUTION_WINDOW_DAYS", "0", "1..365"),
+        ("INTERCOM_ATTRIBUTION_WINDOW_DAYS", "thirty", "whole number"),
+        ("INTERCOM_SCHEDULE_CRON", "every half hour", "cron"),
+        ("INTERCOM_RATE_LIMIT_SHARE", "most", "not a number"),
+    ],
+)
+def test_bad_settings_fail_at_load_naming_the_variable(monkeypatch, name, value, fragment):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=fragment):
+        build_definitions(load_settings())
+
+
+def test_partition_outside_the_range_is_refused_by_the_cli(env, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    completed = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "intercom_assets.definitions",
+         "--select", "*", "--partition-range", "2020-01-01...2020-01-03"],
+        cwd=REPO, env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode != 0
+    assert "2020-01-01" in completed.stderr
+
+
+def test_api_drift_is_kept_and_the_table_stays_one_dataset(env, intercom_server):
+    root = Path(env["INTERCOM_PARQUET_ROOT"])
+    contacts = [
+        c for c in intercom_server.workspace.snapshot("contacts") if FIRST <= _day(c["updated_at"]) <= LAST
+    ]
+    new_field, changed_type, missing = contacts[0], contacts[1], contacts[2]
+    new_field["loyalty_tier"] = {"level": "gold", "since": 1700000000}
+    changed_type["custom_attributes"] = {**changed_type.get("custom_attributes", {}), "seats": "twelve"}
+    changed_type["owner_id"] = {"unexpected": "object"}
+    del missing["email"]
+    del missing["created_at"]
+    with DagsterInstance.ephemeral() as instance:
+        assert _run(instance).success
+    rows = {r["id"]: r for r in ds.dataset(root / "contacts", format="parquet", partitioning="hive").to_table()
+            .to_pylist()}
+    assert json.loads(rows[new_field["id"]]["_extra"])["loyalty_tier"] == {"level": "gold", "since": 1700000000}
+    assert json.loads(rows[changed_type["id"]]["custom_attributes"])["seats"] == "twelve"
+    assert json.loads(rows[changed_type["id"]]["_extra"])["owner_id"] == {"unexpected": "object"}
+    assert rows[missing["id"]]["email"] is None and rows[missing["id"]]["created_at"] is None
+    glob = str(root / "contacts" / "*" / "*.parquet")
+    count = duckdb.connect().execute(
+        f"select count(*) from read_parquet('{glob}', hive_partitioning=true, union_by_name=false)"
+    ).fetchone()[0]
+    assert count == len(rows)
+
+
+def _day(ts: int) -> str:
+    from intercom_assets.partitions import day_key
+
+    return day_key(ts)
+
+
+def test_token_appears_nowhere(intercom_server, tmp_path):
+    """A whole CLI run with a distinctive token: not in Dagster's storage, compute logs, Parquet or output."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    root = tmp_path / "parquet"
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "INTERCOM_ACCESS_TOKEN": intercom_server.token,
+        "INTERCOM_BASE_URL": intercom_server.base_url,
+        "INTERCOM_PARQUET_ROOT": str(root),
+        "INTERCOM_START_DATE": "2026-06-01",
+        "INTERCOM_AUTOMATION": "off",
+    }
+    intercom_server.set_faults(Faults(rate503=0.1))
+    completed = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "intercom_assets.definitions",
+         "--select", "*", "--partition-range", f"{LAST}...{LAST}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    token = intercom_server.token.encode()
+    assert token not in (completed.stdout + completed.stderr).encode()
+    files = [p for p in list(home.rglob("*")) + list(root.rglob("*")) if p.is_file()]
+    assert any(p.suffix == ".db" for p in files) and any(p.suffix == ".parquet" for p in files)
+    leaked = [str(p) for p in files if token in p.read_bytes()]
+    assert leaked == []
