@@ -1,0 +1,71 @@
+"""Incremental reuse of stored conversation parts: a steady-state tick fetches only changed conversations,
+and its output is identical to a full re-fetch (`_extracted_at` aside)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+from dagster import DagsterInstance
+
+from intercom_assets.definitions import build_definitions
+from intercom_assets.jobs import INTERCOM_JOB
+from intercom_assets.partitions import day_key
+from intercom_assets.settings import load_settings
+from intercom_assets.tables import TABLES
+
+FIRST, LAST = "2026-11-14", "2026-11-20"
+RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
+
+
+@pytest.fixture
+def env(intercom_server, monkeypatch):
+    for name, value in {
+        "INTERCOM_ACCESS_TOKEN": intercom_server.token,
+        "INTERCOM_BASE_URL": intercom_server.base_url,
+        "INTERCOM_START_DATE": "2026-06-01",
+        "INTERCOM_AUTOMATION": "off",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def _run(root: Path, monkeypatch) -> None:
+    monkeypatch.setenv("INTERCOM_PARQUET_ROOT", str(root))
+    defs = build_definitions(load_settings())
+    with DagsterInstance.ephemeral() as instance:
+        assert defs.resolve_job_def(INTERCOM_JOB).execute_in_process(instance=instance, tags=RANGE_TAGS).success
+
+
+def _rows(root: Path) -> dict[str, list[str]]:
+    out = {}
+    for spec in TABLES:
+        table = ds.dataset(root / spec.name, format="parquet", partitioning="hive").to_table()
+        out[spec.name] = sorted(
+            json.dumps(row, default=str, sort_keys=True) for row in table.drop_columns(["_extracted_at"]).to_pylist()
+        )
+    return out
+
+
+def test_steady_state_reuses_unchanged_parts_and_equals_a_full_refetch(env, intercom_server, tmp_path, monkeypatch):
+    incremental, full = tmp_path / "incremental", tmp_path / "full"
+    _run(incremental, monkeypatch)
+
+    in_window = [
+        c for c in intercom_server.workspace.snapshot("conversations") if FIRST <= day_key(c["updated_at"]) <= LAST
+    ]
+    assert len(in_window) > 10
+    changed = in_window[:3]
+    intercom_server.add_parts(changed[0]["id"], 2, datetime(2026, 11, 19, 8, 0, tzinfo=UTC))
+    intercom_server.touch("conversations", changed[1]["id"], datetime(2026, 11, 20, 7, 0, tzinfo=UTC))
+    intercom_server.add_parts(changed[2]["id"], 1, datetime(2026, 11, 16, 23, 59, 59, tzinfo=UTC))
+
+    intercom_server.reset_counts()
+    _run(incremental, monkeypatch)
+    fetched = intercom_server.request_counts().get("GET /conversations/{id}", 0)
+    assert fetched == len(changed), "a steady-state tick fetches only the changed conversations"
+
+    _run(full, monkeypatch)
+    assert _rows(incremental) == _rows(full)
