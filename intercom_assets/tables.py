@@ -49,12 +49,12 @@ class TableSpec:
 
     name: str
     source: Source
-    key: tuple[str, ...]
     # Column whose UTC day is the row's partition; None = snapshot table (partition = day of extraction).
     partition_column: str | None
     fields: Mapping[str, FieldType]
     description: str
     replaces: str
+    key: tuple[str, ...] = ("id",)
     rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] = field(default=lambda record: (record,))
     parent: str | None = None  # another table whose source records this one is derived from
     parent_key: str | None = None  # column naming the parent record, when one record yields many rows
@@ -324,42 +324,47 @@ CONVERSATION_DETAILS = Source(
     SOURCE_CONVERSATION_DETAILS, "by_id", "/conversations/{id}", "conversation_parts"
 )
 
+def _contacts_with_role(name: str, role: str, replaces: str) -> TableSpec:
+    """Contacts of one role, derived from the same contact search pass (no extra API calls)."""
+    return TableSpec(
+        name=name,
+        source=CONTACTS_SEARCH,
+        partition_column="updated_at",
+        fields=CONTACT_FIELDS,
+        description=f"Contacts with role '{role}', derived from the contact search (no extra API calls).",
+        replaces=replaces,
+        rows=_with_role(role),
+        parent="contacts",
+    )
+
+
+def _data_attributes(model: str) -> TableSpec:
+    """Daily snapshot of one model's data attributes; built-ins get a synthetic id."""
+    return TableSpec(
+        name=f"{model}_attributes",
+        source=Source(SOURCE_LIST, "single", "/data_attributes", "data", {"model": model}),
+        partition_column=None,
+        fields=DATA_ATTRIBUTE_FIELDS,
+        description=f"Daily snapshot of {model} data attributes (built-in and custom).",
+        replaces="none (new)",
+        rows=data_attribute_rows,
+    )
+
+
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         name="contacts",
         source=CONTACTS_SEARCH,
-        key=("id",),
         partition_column="updated_at",
         fields=CONTACT_FIELDS,
         description="Every contact, users and leads alike (`role` says which).",
         replaces="none: the replaced `contacts` held only leads (now `leads`)",
     ),
-    TableSpec(
-        name="users",
-        source=CONTACTS_SEARCH,
-        key=("id",),
-        partition_column="updated_at",
-        fields=CONTACT_FIELDS,
-        description="Contacts with role 'user', derived from the contact search (no extra API calls).",
-        replaces="users",
-        rows=_with_role("user"),
-        parent="contacts",
-    ),
-    TableSpec(
-        name="leads",
-        source=CONTACTS_SEARCH,
-        key=("id",),
-        partition_column="updated_at",
-        fields=CONTACT_FIELDS,
-        description="Contacts with role 'lead', derived from the contact search (no extra API calls).",
-        replaces="contacts (the replaced integration's `contacts` table held only leads)",
-        rows=_with_role("lead"),
-        parent="contacts",
-    ),
+    _contacts_with_role("users", "user", replaces="users"),
+    _contacts_with_role("leads", "lead", replaces="contacts (the replaced `contacts` table held only leads)"),
     TableSpec(
         name="companies",
         source=COMPANIES_SCROLL,
-        key=("id",),
         partition_column="updated_at",
         fields=COMPANY_FIELDS,
         description="Companies from the scroll API, filtered to the run's window on updated_at.",
@@ -380,7 +385,6 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         name="conversations",
         source=CONVERSATIONS_SEARCH,
-        key=("id",),
         partition_column="updated_at",
         fields=CONVERSATION_FIELDS,
         description="Conversations from the conversation search over the run's window.",
@@ -389,7 +393,6 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         name="conversation_parts",
         source=CONVERSATION_DETAILS,
-        key=("id",),
         partition_column="conversation_updated_at",
         fields=CONVERSATION_PART_FIELDS,
         description="Parts of each conversation in the window (the API returns at most the 500 newest).",
@@ -401,7 +404,6 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         name="admins",
         source=Source(SOURCE_LIST, "single", "/admins", "admins"),
-        key=("id",),
         partition_column=None,
         fields={
             "type": STRING,
@@ -424,7 +426,6 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         name="teams",
         source=Source(SOURCE_LIST, "single", "/teams", "teams"),
-        key=("id",),
         partition_column=None,
         fields={
             "type": STRING,
@@ -441,7 +442,6 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         name="tags",
         source=Source(SOURCE_LIST, "single", "/tags", "data"),
-        key=("id",),
         partition_column=None,
         fields={"type": STRING, "id": STRING, "name": STRING, "applied_at": TIME, "applied_by": JSON},
         description="Daily snapshot of the workspace's tags.",
@@ -450,32 +450,13 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         name="segments",
         source=Source(SOURCE_LIST, "single", "/segments", "segments", {"include_count": "true"}),
-        key=("id",),
         partition_column=None,
         fields=SEGMENT_FIELDS,
         description="Daily snapshot of the workspace's segments.",
         replaces="segments",
     ),
-    TableSpec(
-        name="contact_attributes",
-        source=Source(SOURCE_LIST, "single", "/data_attributes", "data", {"model": "contact"}),
-        key=("id",),
-        partition_column=None,
-        fields=DATA_ATTRIBUTE_FIELDS,
-        description="Daily snapshot of contact data attributes (built-in and custom).",
-        replaces="none (new)",
-        rows=data_attribute_rows,
-    ),
-    TableSpec(
-        name="company_attributes",
-        source=Source(SOURCE_LIST, "single", "/data_attributes", "data", {"model": "company"}),
-        key=("id",),
-        partition_column=None,
-        fields=DATA_ATTRIBUTE_FIELDS,
-        description="Daily snapshot of company data attributes (built-in and custom).",
-        replaces="none (new)",
-        rows=data_attribute_rows,
-    ),
+    _data_attributes("contact"),
+    _data_attributes("company"),
 )
 
 TABLES_BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}

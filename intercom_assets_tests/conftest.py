@@ -18,3 +18,18 @@ def intercom_server() -> Iterator[IntercomTestServer]:
     """A started small-scale test server with a fixed clock; stopped after the test."""
     with IntercomTestServer(token=TEST_TOKEN, seed=1, scale="small", now=TEST_NOW) as server:
         yield server
+
+
+@pytest.fixture
+def intercom_env(intercom_server, tmp_path, monkeypatch) -> dict[str, str]:
+    """INTERCOM_* variables pointing the code location at the test server and a fresh Parquet root."""
+    values = {
+        "INTERCOM_ACCESS_TOKEN": intercom_server.token,
+        "INTERCOM_BASE_URL": intercom_server.base_url,
+        "INTERCOM_PARQUET_ROOT": str(tmp_path / "parquet"),
+        "INTERCOM_START_DATE": "2026-06-01",
+        "INTERCOM_AUTOMATION": "off",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values

@@ -27,19 +27,9 @@ RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_parti
 
 
 @pytest.fixture
-def env(intercom_server, tmp_path, monkeypatch):
-    """Variables pointing the code location at the test server and a fresh Parquet root."""
-    values = {
-        "INTERCOM_ACCESS_TOKEN": intercom_server.token,
-        "INTERCOM_BASE_URL": intercom_server.base_url,
-        "INTERCOM_PARQUET_ROOT": str(tmp_path / "parquet"),
-        "INTERCOM_START_DATE": "2026-01-01",
-        "INTERCOM_AUTOMATION": "off",
-        "INTERCOM_MAX_RETRIES": "2",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
+def env(intercom_env, monkeypatch):
+    monkeypatch.setenv("INTERCOM_MAX_RETRIES", "2")
+    return intercom_env
 
 
 def _materialize(defs: Definitions, instance: DagsterInstance, tags: dict[str, str] = RANGE_TAGS):

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.dataset as ds
-import pytest
 from dagster import DagsterInstance
 
 from intercom_assets.definitions import build_definitions
@@ -19,17 +18,6 @@ from intercom_assets.tables import TABLES
 
 FIRST, LAST = "2026-11-14", "2026-11-20"
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
-
-
-@pytest.fixture
-def env(intercom_server, monkeypatch):
-    for name, value in {
-        "INTERCOM_ACCESS_TOKEN": intercom_server.token,
-        "INTERCOM_BASE_URL": intercom_server.base_url,
-        "INTERCOM_START_DATE": "2026-06-01",
-        "INTERCOM_AUTOMATION": "off",
-    }.items():
-        monkeypatch.setenv(name, value)
 
 
 def _run(root: Path, monkeypatch) -> None:
@@ -49,7 +37,9 @@ def _rows(root: Path) -> dict[str, list[str]]:
     return out
 
 
-def test_steady_state_reuses_unchanged_parts_and_equals_a_full_refetch(env, intercom_server, tmp_path, monkeypatch):
+def test_steady_state_reuses_unchanged_parts_and_equals_a_full_refetch(
+    intercom_env, intercom_server, tmp_path, monkeypatch
+):
     incremental, full = tmp_path / "incremental", tmp_path / "full"
     _run(incremental, monkeypatch)
 

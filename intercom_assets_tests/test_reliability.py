@@ -26,20 +26,11 @@ RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_parti
 
 
 @pytest.fixture
-def env(intercom_server, tmp_path, monkeypatch):
+def env(intercom_env, intercom_server, monkeypatch):
     intercom_server.scroll_ttl_seconds = 0.5
     intercom_server.scroll_page_size = 20
-    values = {
-        "INTERCOM_ACCESS_TOKEN": intercom_server.token,
-        "INTERCOM_BASE_URL": intercom_server.base_url,
-        "INTERCOM_PARQUET_ROOT": str(tmp_path / "parquet"),
-        "INTERCOM_START_DATE": "2026-06-01",
-        "INTERCOM_AUTOMATION": "off",
-        "INTERCOM_TIMEOUT_SECONDS": "1",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
+    monkeypatch.setenv("INTERCOM_TIMEOUT_SECONDS", "1")
+    return intercom_env
 
 
 def _error(result) -> str:
