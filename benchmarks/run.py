@@ -78,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="intercom-bench-"))
-    rows: list[tuple[str, str]] = []
+    rows = _Report()
     try:
         with ServerProcess(scale=args.scale, latency_ms=args.latency_ms,
                            rate_limit_per_minute=args.rate_limit) as srv:
@@ -150,6 +150,19 @@ def main() -> None:
           f"latency {args.latency_ms} ms, limit {args.rate_limit}/min)")
     for name, value in rows:
         print(f"{name.ljust(width)}  {value}")
+
+
+class _Report(list):
+    """Rows of the final table, also echoed as they are measured so a late failure loses nothing."""
+
+    def append(self, row: tuple[str, str]) -> None:
+        print(f"# {row[0]}: {row[1]}", flush=True)
+        super().append(row)
+
+    def __iadd__(self, rows: list[tuple[str, str]]) -> _Report:
+        for row in rows:
+            self.append(row)
+        return self
 
 
 if __name__ == "__main__":

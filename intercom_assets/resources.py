@@ -31,10 +31,11 @@ class IntercomResource(ConfigurableResource):
     access_token: str = Field(description="Intercom access token (INTERCOM_ACCESS_TOKEN).")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="API host: api, api.eu or api.au.")
     api_version: str = Field(default=DEFAULT_API_VERSION, description="Intercom-Version header.")
-    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1, le=64)
-    rate_limit_share: float = Field(default=DEFAULT_RATE_LIMIT_SHARE, gt=0.0, le=1.0)
-    timeout_seconds: float = Field(default=DEFAULT_TIMEOUT_SECONDS, gt=0.0)
-    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, le=50)
+    # Ranges are checked by IntercomClient when a run opens it (an EnvVar's value is unknown at load time).
+    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, description="Parallel requests (>= 1).")
+    rate_limit_share: float = Field(default=DEFAULT_RATE_LIMIT_SHARE, description="Share of the limit, (0, 1].")
+    timeout_seconds: float = Field(default=DEFAULT_TIMEOUT_SECONDS, description="Per-request timeout (> 0).")
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, description="Retries per request (>= 0).")
 
     @contextmanager
     def open_client(self) -> Iterator[IntercomClient]:
