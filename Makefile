@@ -28,10 +28,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks
 
 demo: dagster-home
-	$(PY) -m intercom_assets.demo
+	$(PY) -m intercom_assets_tests.demo
 
 dev: dagster-home
-	$(PY) -m intercom_assets.dev
+	$(PY) -m intercom_assets_tests.dev
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

@@ -75,7 +75,12 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--rate-limit", type=int, default=10_000, help="requests per minute")
     parser.add_argument("--skip-baseline", action="store_true", help="skip the concurrency-1 tick (slowest)")
+    parser.add_argument("--range-memory", action="store_true",
+                        help="only compare peak RSS of one run over 30 days and one over 365 days (no latency)")
     args = parser.parse_args()
+    if args.range_memory:
+        _range_memory(args)
+        return
 
     scratch = Path(tempfile.mkdtemp(prefix="intercom-bench-"))
     rows = _Report()
@@ -150,6 +155,22 @@ def main() -> None:
           f"latency {args.latency_ms} ms, limit {args.rate_limit}/min)")
     for name, value in rows:
         print(f"{name.ljust(width)}  {value}")
+
+
+def _range_memory(args: argparse.Namespace) -> None:
+    """Peak memory must not grow with the range: one run over 30 days, one over 365, same workspace."""
+    scratch = Path(tempfile.mkdtemp(prefix="intercom-bench-"))
+    try:
+        with ServerProcess(scale=args.scale) as srv:
+            for days in (30, 365):
+                args.window = days
+                tick = _phase(srv, scratch / f"root-{days}", args, scratch)
+                rows = sum(tick["rows"].values())
+                print(f"{days:>3}-day range: peak RSS {tick['max_rss_mb']:.0f} MiB, {rows} rows, "
+                      f"extraction {tick['extraction_seconds_run']:.1f} s, run {tick['wall_seconds']:.1f} s",
+                      flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class _Report(list):

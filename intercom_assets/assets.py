@@ -94,6 +94,7 @@ def _run_metadata(
         "api_rate_limited_run": stats.get("rate_limited", 0),
         "extraction_seconds_run": round(stats.get("extraction_seconds", 0.0), 3),
         "rows_offered": staged.counts.rows_in,
+        "source_seconds_run": MetadataValue.json(result.source_seconds),
     }
     if staged.counts.missing_timestamp:
         metadata["rows_without_timestamp"] = staged.counts.missing_timestamp

@@ -71,7 +71,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         schedules=[build_attribution_window_schedule(settings, intercom_job)],
         sensors=[
             build_catchup_sensor(settings, partitions_def, intercom_job),
-            build_run_failure_sensor(settings, intercom_job),
+            build_run_failure_sensor(settings),
             build_check_failure_sensor(settings),
         ],
         # Every run of these assets (schedule, sensors, UI backfills, the CLI) executes in one process: separate

@@ -8,6 +8,7 @@ concurrency and the rate budget for all of them together.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,7 @@ class ExtractionResult:
     truncated_conversations: dict[str, tuple[int, int]] = field(default_factory=dict)
     reused_conversations: int = 0
     fetched_conversations: int = 0
+    source_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class Extractor:
@@ -95,23 +97,30 @@ class Extractor:
 
     def run(self) -> ExtractionResult:
         """Fetch every needed source concurrently, then finish each table's partitions."""
-        jobs: list[Callable[[], None]] = []
+        jobs: dict[str, Callable[[], None]] = {}
         if self._stagers_for(SOURCE_CONTACTS):
-            jobs.append(self._contacts)
+            jobs[SOURCE_CONTACTS] = self._contacts
         if self._stagers_for(SOURCE_COMPANIES):
-            jobs.append(self._companies)
+            jobs[SOURCE_COMPANIES] = self._companies
         if self._stagers_for(SOURCE_CONVERSATIONS) or self._stagers_for(SOURCE_CONVERSATION_DETAILS):
-            jobs.append(self._conversations)
+            jobs[SOURCE_CONVERSATIONS] = self._conversations
         for stager in self._stagers_for(SOURCE_LIST):
-            jobs.append(lambda stager=stager: self._single_list(stager))
+            jobs[stager.spec.name] = lambda stager=stager: self._single_list(stager)
         if jobs:
             with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="intercom-source") as pool:
-                futures = [pool.submit(job) for job in jobs]
+                futures = [pool.submit(self._timed, name, job) for name, job in jobs.items()]
                 for future in futures:
                     future.result()
         for spec in self.specs:
             self.result.tables[spec.name] = self._finish(spec)
         return self.result
+
+    def _timed(self, name: str, job: Callable[[], None]) -> None:
+        started = time.monotonic()
+        try:
+            job()
+        finally:
+            self.result.source_seconds[name] = round(time.monotonic() - started, 3)
 
     def _finish(self, spec: TableSpec) -> StagedTable:
         stager = self.stagers.get(spec.name)

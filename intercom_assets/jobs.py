@@ -1,4 +1,4 @@
-"""The one job that materializes Intercom tables; schedules, sensors and UI backfills all launch it."""
+"""The job the schedule and the catch-up sensor launch (UI backfills and the CLI use Dagster's implicit asset job)."""
 
 from __future__ import annotations
 

@@ -200,12 +200,12 @@ def run_failure_alert(context: RunFailureSensorContext) -> Alert:
     )
 
 
-def build_run_failure_sensor(settings: Settings, job: UnresolvedAssetJobDefinition) -> SensorDefinition:
-    """Alerts on every failed `intercom_job` run, whoever launched it (always on: alerts cost nothing)."""
+def build_run_failure_sensor(settings: Settings) -> SensorDefinition:
+    """Alerts on every failed run of this code location: `intercom_job` (schedule, catch-up) and the implicit
+    asset job that UI backfills and the CLI launch alike (always on: alerts cost nothing)."""
 
     @run_failure_sensor(
         name=RUN_FAILURE_SENSOR,
-        monitored_jobs=[job],
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=ALERT_INTERVAL_SECONDS,
         description="Logs a JSON alert (and POSTs it to INTERCOM_ALERT_WEBHOOK_URL) for each failed run.",
