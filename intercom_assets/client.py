@@ -27,7 +27,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from intercom_assets.errors import IntercomAPIError, IntercomAuthError, IntercomConfigError, IntercomError
-from intercom_assets.ratelimit import RatePacer, backoff_delay
+from intercom_assets.ratelimit import RatePacer, RequestSlots, backoff_delay
 from intercom_assets.request_stats import RequestStats
 
 __all__ = ["IntercomClient", "RequestStats"]
@@ -205,7 +205,7 @@ class IntercomClient:
         self._scroll_wait = scroll_exists_max_wait_seconds
         self._max_scroll_restarts = max_scroll_restarts
         self._pacer = RatePacer(rate_limit_share, max_wait_seconds=rate_limit_max_wait_seconds)
-        self._in_flight = threading.BoundedSemaphore(max_concurrency)
+        self._in_flight = RequestSlots(max_concurrency)
         self._scroll_lock = threading.Lock()
         self.stats = RequestStats()
         self._session = requests.Session()
@@ -465,7 +465,7 @@ class IntercomClient:
     def _get_conversation(self, conversation_id: str, cancel: threading.Event) -> dict | None:
         path = f"/conversations/{quote(conversation_id, safe='')}"
         try:
-            return self._request("GET", path, endpoint=CONVERSATION_ENDPOINT, cancel=cancel)
+            return self._request("GET", path, endpoint=CONVERSATION_ENDPOINT, cancel=cancel, bulk=True)
         except IntercomAPIError as exc:
             if exc.status == 404:
                 logger.warning("%s: conversation %s no longer exists (404); skipped",
@@ -477,7 +477,7 @@ class IntercomClient:
 
     def _request(self, method: str, path: str, *, endpoint: str, params: Mapping[str, Any] | None = None,
                  body: Mapping[str, Any] | None = None, retry_transient: bool = True,
-                 cancel: threading.Event | None = None) -> dict:
+                 cancel: threading.Event | None = None, bulk: bool = False) -> dict:
         """One API call -> its JSON object, retrying what can succeed on a second try.
 
         Retried: 429 (after the window resets, all threads paused), 5xx and 408, timeouts, broken connections,
@@ -491,7 +491,7 @@ class IntercomClient:
         for attempt in range(attempts):
             if cancel is not None and cancel.is_set():
                 raise _Cancelled(endpoint)
-            outcome = self._attempt(method, url, endpoint, params, body, headers, attempt, cancel)
+            outcome = self._attempt(method, url, endpoint, params, body, headers, attempt, cancel, bulk)
             if not isinstance(outcome, _Failure):
                 return outcome
             if outcome.status != 429 and not retry_transient:
@@ -512,14 +512,14 @@ class IntercomClient:
 
     def _attempt(self, method: str, url: str, endpoint: str, params: Mapping[str, Any] | None,
                  body: Mapping[str, Any] | None, headers: dict[str, str] | None, attempt: int,
-                 cancel: threading.Event | None) -> dict | _Failure:
+                 cancel: threading.Event | None, bulk: bool = False) -> dict | _Failure:
         """Make one HTTP attempt -> the JSON object, or a retryable _Failure.
 
         Raises for answers that must not be retried (401/403, other 3xx/4xx).
         """
         backoff = backoff_delay(attempt, self._backoff_base, self._backoff_max)
-        with self._in_flight:
-            self._pacer.acquire(cancel)
+        with self._in_flight.hold(bulk):
+            self._pacer.acquire(cancel, bulk)
             if cancel is not None and cancel.is_set():
                 raise _Cancelled(endpoint)
             self.stats.add(endpoint, requests=1)

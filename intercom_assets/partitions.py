@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from dagster import DailyPartitionsDefinition
 
@@ -17,8 +18,13 @@ def build_partitions_def(start_date: date) -> DailyPartitionsDefinition:
 
 
 def day_key(ts_seconds: int) -> str:
-    """Partition key of a Unix timestamp: its UTC day."""
-    return datetime.fromtimestamp(ts_seconds, UTC).strftime(DATE_FORMAT)
+    """Partition key of a Unix timestamp: its UTC day (UTC days are exactly 86,400 Unix seconds)."""
+    return _day_key_of_epoch_day(ts_seconds // 86400)
+
+
+@lru_cache(maxsize=4096)
+def _day_key_of_epoch_day(epoch_day: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=epoch_day)).strftime(DATE_FORMAT)
 
 
 def key_start(key: str) -> datetime:

@@ -11,7 +11,8 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 WINDOW_SECONDS = 10.0
 # Without a Reset header we cannot know when the window ends; pausing this long is a cheap, safe guess.
@@ -37,6 +38,34 @@ def _header_number(headers: Mapping[str, str], name: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+class RequestSlots:
+    """At most `size` requests in flight; sequential chains take a free slot before any waiting bulk fetch."""
+
+    def __init__(self, size: int) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._free = size
+        self._chains_waiting = 0
+
+    @contextmanager
+    def hold(self, bulk: bool) -> Iterator[None]:
+        with self._cond:
+            if not bulk:
+                self._chains_waiting += 1
+            try:
+                while self._free == 0 or (bulk and self._chains_waiting > 0):
+                    self._cond.wait()
+            finally:
+                if not bulk:
+                    self._chains_waiting -= 1
+            self._free -= 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += 1
+                self._cond.notify_all()
 
 
 class RatePacer:
@@ -71,8 +100,14 @@ class RatePacer:
         with self._cond:
             return self._interval
 
-    def acquire(self, cancel: threading.Event | None = None) -> None:
-        """Block until this thread may start one request, and account for it."""
+    def acquire(self, cancel: threading.Event | None = None, bulk: bool = False) -> None:
+        """Block until this thread may start one request, and account for it.
+
+        A sequential chain (scroll or search pages, `bulk=False`) starts as soon as the budget allows and
+        pushes the bulk fetches' spacing back; bulk requests queue behind each other. Otherwise eight parallel
+        conversation fetches would add their spacing to every page of the scroll, the one chain that cannot be
+        parallelised, and stretch the whole run.
+        """
         with self._cond:
             while True:
                 if cancel is not None and cancel.is_set():
@@ -85,8 +120,8 @@ class RatePacer:
                 self._cond.wait(min(wait, 0.5))
             if self._budget is not None:
                 self._budget -= 1
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self._interval
+            slot = max(now, self._next_slot) if bulk else now
+            self._next_slot = max(now, self._next_slot) + self._interval
         delay = slot - now
         if delay > 0:
             if cancel is not None:

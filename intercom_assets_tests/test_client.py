@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from intercom_assets.client import IntercomClient, _endpoint_template
 from intercom_assets.errors import IntercomAPIError, IntercomAuthError, IntercomConfigError, IntercomError
-from intercom_assets.ratelimit import RatePacer, backoff_delay
+from intercom_assets.ratelimit import RatePacer, RequestSlots, backoff_delay
 from intercom_assets.request_stats import RequestStats
 from intercom_assets_tests.intercom_server import Faults, IntercomTestServer
 
@@ -125,8 +125,47 @@ def test_pacer_spaces_requests_within_the_share() -> None:
     assert pacer.interval == pytest.approx(0.2)
     started = time.monotonic()
     for _ in range(4):
-        pacer.acquire()
+        pacer.acquire(bulk=True)
     assert time.monotonic() - started >= 0.55
+
+
+def test_a_sequential_chain_does_not_queue_behind_bulk_fetches() -> None:
+    """Scroll and search pages go first: bulk fetches' spacing must not stretch the one unparallelisable chain."""
+    pacer = RatePacer(0.5)
+    pacer.observe({"X-RateLimit-Limit": "100"})
+    for _ in range(3):
+        pacer.acquire(bulk=True)
+    started = time.monotonic()
+    pacer.acquire(bulk=False)
+    assert time.monotonic() - started < 0.05
+    started = time.monotonic()
+    pacer.acquire(bulk=True)
+    assert time.monotonic() - started >= 0.35, "the chain's request pushed the bulk spacing back"
+
+
+def test_request_slots_serve_chains_before_waiting_bulk_requests() -> None:
+    slots = RequestSlots(1)
+    order: list[str] = []
+    release = threading.Event()
+
+    def hold_first() -> None:
+        with slots.hold(bulk=True):
+            release.wait(2)
+
+    def take(kind: str, delay: float) -> None:
+        time.sleep(delay)
+        with slots.hold(bulk=kind == "bulk"):
+            order.append(kind)
+
+    threads = [threading.Thread(target=hold_first), threading.Thread(target=take, args=("bulk", 0.05)),
+               threading.Thread(target=take, args=("chain", 0.1))]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    release.set()
+    for thread in threads:
+        thread.join(3)
+    assert order == ["chain", "bulk"]
 
 
 def test_pacer_blocks_at_the_reserved_share_until_reset() -> None:
