@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -291,19 +291,24 @@ def run_demo() -> int:
     return 0
 
 
-def main() -> int:
-    """Entry point: clear messages instead of tracebacks, non-zero on any failure."""
+def run_entry_point(target: str, body: Callable[[], int]) -> int:
+    """Run a `make` target's body: clear messages instead of tracebacks, non-zero on any failure."""
     signal.signal(signal.SIGTERM, raise_interrupted)
     # Explicit: a parent shell that started us in the background may have left SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return run_demo()
+        return body()
     except DemoError as error:
-        print(f"\nmake demo failed: {error}", file=sys.stderr)
+        print(f"\nmake {target} failed: {error}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Interrupted):
-        print("\nmake demo interrupted; the test server and the run were stopped.", file=sys.stderr)
+        print(f"\nmake {target} interrupted; everything it started was stopped.", file=sys.stderr)
         return 130
+
+
+def main() -> int:
+    """Entry point of `make demo`."""
+    return run_entry_point("demo", run_demo)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,9 @@ from intercom_assets_tests.demo import (
     REPO_ROOT,
     STOP_TIMEOUT_SECONDS,
     DemoError,
-    Interrupted,
     bundled_server,
     ensure_dagster_home,
-    raise_interrupted,
+    run_entry_point,
     spawn_group,
     stop_process_group,
 )
@@ -84,32 +83,28 @@ def run_dagster_dev(env: dict[str, str], port: int) -> int:
     return 0 if forwarded else process.returncode
 
 
-def main() -> int:
-    """Entry point: choose the API, start the UI, stop the test server when the UI stops."""
+def start_ui() -> int:
+    """Choose the API, start the UI, stop the test server when the UI stops."""
     env = dict(os.environ)
-    signal.signal(signal.SIGTERM, raise_interrupted)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        port = dagster_port(env)
-        home = ensure_dagster_home(env)
-        with ExitStack() as stack:
-            if env.get("INTERCOM_ACCESS_TOKEN", "").strip():
-                target = env.get("INTERCOM_BASE_URL", "").strip() or DEFAULT_BASE_URL
-                print(f"INTERCOM_ACCESS_TOKEN is set: using the real Intercom API at {target}", flush=True)
-            else:
-                work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="intercom-dev-")))
-                url = stack.enter_context(bundled_server(work / "server.log"))
-                env["INTERCOM_ACCESS_TOKEN"] = DEMO_TOKEN
-                env["INTERCOM_BASE_URL"] = url
-                print(f"No INTERCOM_ACCESS_TOKEN: using the bundled Intercom test server at {url}", flush=True)
-            print(f"DAGSTER_HOME={home}; UI at http://127.0.0.1:{port} (Ctrl-C stops everything)", flush=True)
-            return run_dagster_dev(env, port)
-    except DemoError as error:
-        print(f"make dev failed: {error}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, Interrupted):
-        print("make dev interrupted; everything it started was stopped.", file=sys.stderr)
-        return 130
+    port = dagster_port(env)
+    home = ensure_dagster_home(env)
+    with ExitStack() as stack:
+        if env.get("INTERCOM_ACCESS_TOKEN", "").strip():
+            target = env.get("INTERCOM_BASE_URL", "").strip() or DEFAULT_BASE_URL
+            print(f"INTERCOM_ACCESS_TOKEN is set: using the real Intercom API at {target}", flush=True)
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="intercom-dev-")))
+            url = stack.enter_context(bundled_server(work / "server.log"))
+            env["INTERCOM_ACCESS_TOKEN"] = DEMO_TOKEN
+            env["INTERCOM_BASE_URL"] = url
+            print(f"No INTERCOM_ACCESS_TOKEN: using the bundled Intercom test server at {url}", flush=True)
+        print(f"DAGSTER_HOME={home}; UI at http://127.0.0.1:{port} (Ctrl-C stops everything)", flush=True)
+        return run_dagster_dev(env, port)
+
+
+def main() -> int:
+    """Entry point of `make dev`."""
+    return run_entry_point("dev", start_ui)
 
 
 if __name__ == "__main__":
