@@ -13,6 +13,12 @@ setup(
         "fsspec>=2024.6",
     ],
     extras_require={
+        # INTERCOM_PARQUET_ROOT=s3://...
+        "s3": ["s3fs>=2024.6"],
+        # deploy/dagster.yaml: run, event-log and schedule storage in PostgreSQL
+        "postgres": ["dagster-postgres>=0.29.27,<0.30"],
+        # deploy/helm/values.yaml: K8sRunLauncher (also installed in the run image)
+        "k8s": ["dagster-k8s>=0.29.27,<0.30"],
         "dev": [
             "pytest>=8,<10",
             "hypothesis>=6.100,<7",
@@ -20,6 +26,12 @@ setup(
             "openapi-core>=0.19,<0.24",
             "ruff>=0.6,<0.18",
             "psutil>=5.9,<8",
+            "pytest-xdist>=3.5,<4",
+            "s3fs>=2024.6",
+            "moto[server]>=5,<6",
+            "boto3>=1.34",
+            "dagster-postgres>=0.29.27,<0.30",
+            "dagster-k8s>=0.29.27,<0.30",
         ],
     },
     python_requires=">=3.11,<3.14",
