@@ -22,7 +22,7 @@ dagster-home: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks
