@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.ceiling import run_ceiling
+from benchmarks.peer_tap import run_peer_tap, summary_line
 from benchmarks.server_process import TOKEN, ServerProcess
 from intercom_assets.partitions import key_start, trailing_window
 
@@ -75,6 +76,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--rate-limit", type=int, default=10_000, help="requests per minute")
     parser.add_argument("--skip-baseline", action="store_true", help="skip the concurrency-1 tick (slowest)")
+    parser.add_argument("--skip-peer", action="store_true", help="skip Singer's tap-intercom (own venv, capped)")
     parser.add_argument("--range-memory", action="store_true",
                         help="only compare peak RSS of one run over 30 days and one over 365 days (no latency)")
     args = parser.parse_args()
@@ -147,6 +149,12 @@ def main() -> None:
                     ("speed-up over the baseline",
                      f"{base['extraction_seconds_run'] / full['extraction_seconds_run']:.1f} x"),
                 ]
+            if not args.skip_peer:
+                srv.call("set_latency_ms", args.latency_ms)
+                srv.call("set_rate_limit", args.rate_limit)
+                peer = run_peer_tap(srv.base_url, TOKEN, start, scratch / "peer",
+                                    request_counts=lambda: srv.call("request_counts"))
+                rows.append(("peer: Singer tap-intercom, same window", summary_line(peer)))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

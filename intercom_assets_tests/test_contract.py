@@ -159,7 +159,8 @@ def test_simple_lists_validate(openapi: OpenAPI, spec: dict[str, Any], server: I
                                session: requests.Session) -> None:
     url = server.base_url
     company_id = next(iter(server.workspace.companies))
-    for path in ("/admins", "/admins?display_avatar=true", "/teams", "/tags", "/segments",
+    admin_id = server.workspace.admins[0]["id"]
+    for path in ("/admins", "/admins?display_avatar=true", f"/admins/{admin_id}", "/teams", "/tags", "/segments",
                  "/segments?include_count=true", "/data_attributes", "/data_attributes?model=contact",
                  "/data_attributes?model=company", f"/companies/{company_id}/segments"):
         response = session.get(url + path)

@@ -80,6 +80,7 @@ class IntercomApi:
         self.routes: list[Route] = [
             Route(m, t, _compile(t), h) for m, t, h in (
                 ("GET", "/admins", self.list_admins),
+                ("GET", "/admins/{id}", self.get_admin),
                 ("GET", "/teams", self.list_teams),
                 ("GET", "/tags", self.list_tags),
                 ("GET", "/segments", self.list_segments),
@@ -112,6 +113,13 @@ class IntercomApi:
             for a in admins:
                 a["avatar"] = f"https://static.example.com/admins/{a['id']}.png"
         return 200, {"type": "admin.list", "admins": admins}
+
+    def get_admin(self, req: ApiRequest) -> Result:
+        """One admin (peers such as Singer's tap-intercom fetch each listed admin again)."""
+        admin = next((a for a in self.workspace.admins if a["id"] == req.path_params["id"]), None)
+        if admin is None:
+            raise ApiError("Admin not found", code="admin_not_found", status=404)
+        return 200, dict(admin)
 
     def list_teams(self, req: ApiRequest) -> Result:
         return 200, {"type": "team.list", "teams": self.workspace.teams}
