@@ -113,6 +113,19 @@ def _run_metadata(
     return metadata
 
 
+def _fresh_staging_dir(configured: str | None) -> Path:
+    """A new staging directory for this run, after removing those that killed runs left behind.
+
+    Safe because the `intercom_api` pool lets one extraction run at a time per Dagster instance (two instances
+    must not share INTERCOM_STAGING_DIR).
+    """
+    parent = Path(configured or tempfile.gettempdir()) / "intercom-staging"
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.iterdir():
+        shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+
+
 def build_intercom_assets(partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES):
     """The multi-asset over every declared table."""
     outs = {
@@ -156,7 +169,7 @@ def build_intercom_assets(partitions_def: DailyPartitionsDefinition, tables: Seq
             f"Extracting {', '.join(s.name for s in selected)} for {window.partition_keys[0]}.."
             f"{window.partition_keys[-1]} ({len(window.partition_keys)} days)"
         )
-        staging = Path(tempfile.mkdtemp(prefix="intercom-staging-", dir=parquet_storage.staging_dir))
+        staging = _fresh_staging_dir(parquet_storage.staging_dir)
         try:
             clock = time.monotonic()
             with intercom.open_client() as client:

@@ -1,0 +1,209 @@
+"""A real `dagster dev` for end-to-end tests: own DAGSTER_HOME, own port, its own process group, GraphQL access.
+
+Shared by the end-to-end, crash-safety and overlap tests so that all of them start, drive and stop Dagster the same
+way: only a whole process group stops `dagster dev` together with its webserver, daemon, code server and run
+workers, and a leftover group would keep the port and the pool slot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import requests
+
+from intercom_assets_tests.demo import DEMO_TOKEN, REPO_ROOT, bundled_server, spawn_group, stop_process_group
+
+LOCATION = "intercom_assets"
+REPOSITORY = "__repository__"
+STARTUP_TIMEOUT_SECONDS = 180.0
+BACKFILL_TIMEOUT_SECONDS = 300.0
+FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+
+@dataclass
+class DagsterDev:
+    """A running `dagster dev` and where to look when something goes wrong."""
+
+    url: str
+    parquet_root: Path
+    log: Path
+    server_log: Path
+    home: Path | None = None
+    pid: int | None = None
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
+                                 timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def diagnostics(self) -> str:
+        return f"--- dagster dev log (tail) ---\n{tail(self.log)}\n--- test server log ---\n{tail(self.server_log)}"
+
+    def owns_process(self, pid: int) -> bool:
+        """Whether pid is a descendant of this `dagster dev` (so a test signals only processes it started)."""
+        if self.pid is None:
+            return False
+        try:
+            return pid in {child.pid for child in psutil.Process(self.pid).children(recursive=True)}
+        except psutil.NoSuchProcess:
+            return False
+
+
+def tail(path: Path, lines: int = 80) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(dev: DagsterDev, process: subprocess.Popen) -> None:
+    """Wait for /server_info, then for the code location to be LOADED (the webserver answers before that)."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    query = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
+                 locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"dagster dev exited with {process.returncode}\n{dev.diagnostics()}")
+        try:
+            if requests.get(f"{dev.url}/server_info", timeout=5).ok:
+                entries = dev.graphql(query)["workspaceOrError"]["locationEntries"]
+                entry = next((e for e in entries if e["name"] == LOCATION), None)
+                if entry and entry["loadStatus"] == "LOADED":
+                    loaded = entry["locationOrLoadError"]
+                    assert loaded["__typename"] == "RepositoryLocation", f"{loaded}\n{dev.diagnostics()}"
+                    return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"dagster dev not ready within {STARTUP_TIMEOUT_SECONDS:.0f} s\n{dev.diagnostics()}")
+
+
+@contextmanager
+def running_dagster_dev(workdir: Path, intercom_env: Mapping[str, str], server_log: Path,
+                        dagster_yaml: str | None = None) -> Iterator[DagsterDev]:
+    """`dagster dev` on a free port with DAGSTER_HOME and the Parquet root under workdir; stopped as a group.
+
+    `dagster_yaml` replaces the repo's dagster.yaml in that DAGSTER_HOME (tests that need shorter intervals).
+    """
+    home = workdir / "dagster_home"
+    home.mkdir()
+    if dagster_yaml is None:
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    else:
+        (home / "dagster.yaml").write_text(dagster_yaml)
+    port = free_port()
+    dev = DagsterDev(f"http://127.0.0.1:{port}", workdir / "parquet", workdir / "dagster-dev.log", server_log, home)
+    env = {**os.environ, **intercom_env, "DAGSTER_HOME": str(home), "INTERCOM_PARQUET_ROOT": str(dev.parquet_root)}
+    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with open(dev.log, "ab") as log:
+        process = spawn_group(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    dev.pid = process.pid
+    try:
+        started = time.monotonic()
+        wait_until_up(dev, process)
+        print(f"dagster dev ready in {time.monotonic() - started:.0f} s")
+        yield dev
+    finally:
+        stop_process_group(process, timeout=30)
+
+
+@pytest.fixture(name="dagster_dev")
+def dagster_dev_fixture(tmp_path: Path) -> Iterator[DagsterDev]:
+    """`dagster dev` with its own DAGSTER_HOME, automation off, against the test server; stopped as a group."""
+    today = datetime.now(UTC).date()
+    server_log = tmp_path / "server.log"
+    with bundled_server(server_log) as api_url:
+        env = {
+            "INTERCOM_ACCESS_TOKEN": DEMO_TOKEN,
+            "INTERCOM_BASE_URL": api_url,
+            "INTERCOM_START_DATE": (today - timedelta(days=10)).isoformat(),
+            "INTERCOM_AUTOMATION": "off",
+        }
+        with running_dagster_dev(tmp_path, env, server_log) as dev:
+            yield dev
+
+
+@contextmanager
+def explain_failure(dev: DagsterDev) -> Iterator[None]:
+    """On any failure print the logs of dagster dev and the server: the assertion alone rarely says why."""
+    try:
+        yield
+    except BaseException:
+        print(dev.diagnostics())
+        raise
+
+
+LAUNCH = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on Error { message }
+  }
+}"""
+
+BACKFILL = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill {
+      status numPartitions error { message } runs(limit: 10) { runId status tags { key value } }
+    }
+    ... on Error { message }
+  }
+}"""
+
+
+def wait_for_backfill(dev: DagsterDev, backfill_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + BACKFILL_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        backfill = dev.graphql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
+        assert backfill["__typename"] == "PartitionBackfill", backfill
+        if backfill["status"] in FINISHED:
+            return backfill
+        time.sleep(2)
+    raise AssertionError(f"backfill {backfill_id} not finished within {BACKFILL_TIMEOUT_SECONDS:.0f} s: {backfill}")
+
+
+LAUNCH_RUN = """
+mutation LaunchRun($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+  }
+}"""
+
+
+def launch_run(dev: DagsterDev, job_name: str, tags: Mapping[str, str]) -> str:
+    """Launch a whole job with tags through GraphQL, as the UI's launchpad does; returns the run id."""
+    params = {
+        "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job_name},
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": key, "value": value} for key, value in tags.items()]},
+    }
+    launched = dev.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
