@@ -16,7 +16,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,10 +31,9 @@ import pytest
 import requests
 
 from intercom_assets.tables import TABLES
+from intercom_assets_tests.dagster_dev import BACKFILL, FINISHED, LAUNCH, LOCATION, REPOSITORY, free_port, tail
 from intercom_assets_tests.demo import DEMO_TOKEN, REPO_ROOT, bundled_server, spawn_group, stop_process_group
 
-LOCATION = "intercom_assets"
-REPOSITORY = "__repository__"
 SCHEDULE = "intercom_attribution_window_schedule"
 PG_USER, PG_PASSWORD, PG_DB = "dagster", "pg-test-password-8c1f", "dagster_prod"
 STARTUP_TIMEOUT_SECONDS = 120.0
@@ -53,11 +51,6 @@ def _pg_bindir() -> Path | None:
             return Path(candidate)
     return None
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -96,7 +89,7 @@ def postgres() -> Iterator[Postgres]:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
         shutil.chown(pwfile, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     started = False
     try:
         subprocess.run(_as_cluster_owner([str(bindir / "initdb"), "-D", str(data), "-U", PG_USER,
@@ -108,7 +101,7 @@ def postgres() -> Iterator[Postgres]:
                                                       "-o", options, "-w", "-t", "60", "start"]),
                                    capture_output=True, text=True, timeout=90)
         started = True
-        assert completed.returncode == 0, f"pg_ctl start failed: {completed.stderr}\n{_tail(log)}"
+        assert completed.returncode == 0, f"pg_ctl start failed: {completed.stderr}\n{tail(log)}"
         cluster = Postgres(port, base)
         con = cluster.connect("postgres")
         try:
@@ -123,12 +116,6 @@ def postgres() -> Iterator[Postgres]:
                                               "stop"]), capture_output=True, timeout=60)
         shutil.rmtree(base, ignore_errors=True)
 
-
-def _tail(path: Path, lines: int = 60) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 @dataclass
@@ -149,7 +136,7 @@ class Deployment:
         return body["data"]
 
     def diagnostics(self) -> str:
-        return "\n".join(f"--- {log.name} (tail) ---\n{_tail(log)}" for log in self.logs)
+        return "\n".join(f"--- {log.name} (tail) ---\n{tail(log)}" for log in self.logs)
 
 
 LOCATION_STATUS = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
@@ -164,23 +151,6 @@ mutation Start($selector: ScheduleSelector!) {
   }
 }"""
 
-LAUNCH_BACKFILL = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on Error { message }
-  }
-}"""
-
-BACKFILL = """
-query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    __typename
-    ... on PartitionBackfill { status runs(limit: 10) { runId status } }
-  }
-}"""
-
 RUNS = """
 query Runs($filter: RunsFilter) {
   runsOrError(filter: $filter) {
@@ -191,7 +161,6 @@ query Runs($filter: RunsFilter) {
 }"""
 
 FINISHED_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
-FINISHED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
 def _wait_until_loaded(deployment: Deployment, processes: list[subprocess.Popen]) -> None:
@@ -219,7 +188,7 @@ def deployment(postgres: Postgres, tmp_path: Path) -> Iterator[Deployment]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    port = _free_port()
+    port = free_port()
     logs = [tmp_path / "webserver.log", tmp_path / "daemon.log", tmp_path / "intercom-server.log"]
     deployment = Deployment(f"http://127.0.0.1:{port}", home, tmp_path / "parquet", logs)
     today = datetime.now(UTC).date()
@@ -275,7 +244,7 @@ def _wait_for(deployment: Deployment, backfill_id: str) -> tuple[dict[str, Any],
         finished = [r for r in runs["runsOrError"]["results"] if r["status"] in FINISHED_RUN]
         # results are newest first: the first scheduled run is the last one
         scheduled = finished[-1] if finished else None
-        if scheduled and backfill["status"] in FINISHED_BACKFILL:
+        if scheduled and backfill["status"] in FINISHED:
             return scheduled, backfill
         time.sleep(2)
     raise AssertionError(f"not finished in {RUNS_TIMEOUT_SECONDS:.0f} s: scheduled={scheduled} backfill={backfill}")
@@ -300,7 +269,7 @@ def test_schedule_and_overlapping_backfill_on_postgres(deployment: Deployment, p
             "fromFailure": False,
             "title": "overlapping backfill",
         }
-        launched = deployment.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        launched = deployment.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
 
         scheduled, backfill = _wait_for(deployment, launched["backfillId"])
