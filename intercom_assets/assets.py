@@ -6,6 +6,7 @@ own asset (`intercom/<table>`), selectable alone, with per-partition metadata.
 """
 
 
+import os
 import shutil
 import tempfile
 import time
@@ -116,14 +117,26 @@ def _run_metadata(
 def _fresh_staging_dir(configured: str | None) -> Path:
     """A new staging directory for this run, after removing those that killed runs left behind.
 
-    Safe because the `intercom_api` pool lets one extraction run at a time per Dagster instance (two instances
-    must not share INTERCOM_STAGING_DIR).
+    Each directory is named after the process that made it, and only directories whose process is gone are
+    removed, so runs of other Dagster instances (or parallel test workers) sharing the directory are left alone.
     """
     parent = Path(configured or tempfile.gettempdir()) / "intercom-staging"
     parent.mkdir(parents=True, exist_ok=True)
     for stale in parent.iterdir():
-        shutil.rmtree(stale, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+        owner = stale.name.split("-")[1] if stale.name.startswith("run-") else ""
+        if owner.isdigit() and not _process_alive(int(owner)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=parent))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def build_intercom_assets(partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES):

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -78,26 +78,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(dev: DagsterDev, process: subprocess.Popen) -> None:
+LOCATION_STATUS = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+def wait_for_code_location(url: str, graphql: Callable[[str], dict[str, Any]], processes: list[subprocess.Popen],
+                           diagnostics: Callable[[], str], timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
     """Wait for /server_info, then for the code location to be LOADED (the webserver answers before that)."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    query = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
-                 locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"dagster dev exited with {process.returncode}\n{dev.diagnostics()}")
+        for process in processes:
+            if process.poll() is not None:
+                raise AssertionError(f"{process.args} exited with {process.returncode}\n{diagnostics()}")
         try:
-            if requests.get(f"{dev.url}/server_info", timeout=5).ok:
-                entries = dev.graphql(query)["workspaceOrError"]["locationEntries"]
+            if requests.get(f"{url}/server_info", timeout=5).ok:
+                entries = graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
                 entry = next((e for e in entries if e["name"] == LOCATION), None)
                 if entry and entry["loadStatus"] == "LOADED":
                     loaded = entry["locationOrLoadError"]
-                    assert loaded["__typename"] == "RepositoryLocation", f"{loaded}\n{dev.diagnostics()}"
+                    assert loaded["__typename"] == "RepositoryLocation", f"{loaded}\n{diagnostics()}"
                     return
         except requests.RequestException:
             pass
         time.sleep(1)
-    raise AssertionError(f"dagster dev not ready within {STARTUP_TIMEOUT_SECONDS:.0f} s\n{dev.diagnostics()}")
+    raise AssertionError(f"the webserver was not ready within {timeout:.0f} s\n{diagnostics()}")
 
 
 @contextmanager
@@ -122,7 +126,7 @@ def running_dagster_dev(workdir: Path, intercom_env: Mapping[str, str], server_l
     dev.pid = process.pid
     try:
         started = time.monotonic()
-        wait_until_up(dev, process)
+        wait_for_code_location(dev.url, dev.graphql, [process], dev.diagnostics)
         print(f"dagster dev ready in {time.monotonic() - started:.0f} s")
         yield dev
     finally:

@@ -31,7 +31,16 @@ import pytest
 import requests
 
 from intercom_assets.tables import TABLES
-from intercom_assets_tests.dagster_dev import BACKFILL, FINISHED, LAUNCH, LOCATION, REPOSITORY, free_port, tail
+from intercom_assets_tests.dagster_dev import (
+    BACKFILL,
+    FINISHED,
+    LAUNCH,
+    LOCATION,
+    REPOSITORY,
+    free_port,
+    tail,
+    wait_for_code_location,
+)
 from intercom_assets_tests.demo import DEMO_TOKEN, REPO_ROOT, bundled_server, spawn_group, stop_process_group
 
 SCHEDULE = "intercom_attribution_window_schedule"
@@ -139,9 +148,6 @@ class Deployment:
         return "\n".join(f"--- {log.name} (tail) ---\n{tail(log)}" for log in self.logs)
 
 
-LOCATION_STATUS = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
-  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-
 START_SCHEDULE = """
 mutation Start($selector: ScheduleSelector!) {
   startSchedule(scheduleSelector: $selector) {
@@ -161,25 +167,6 @@ query Runs($filter: RunsFilter) {
 }"""
 
 FINISHED_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
-
-
-def _wait_until_loaded(deployment: Deployment, processes: list[subprocess.Popen]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        for process in processes:
-            assert process.poll() is None, f"{process.args} exited\n{deployment.diagnostics()}"
-        try:
-            if requests.get(f"{deployment.url}/server_info", timeout=5).ok:
-                entries = deployment.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
-                entry = next((e for e in entries if e["name"] == LOCATION), None)
-                if entry and entry["loadStatus"] == "LOADED":
-                    loaded = entry["locationOrLoadError"]
-                    assert loaded["__typename"] == "RepositoryLocation", f"{loaded}\n{deployment.diagnostics()}"
-                    return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"webserver not ready in {STARTUP_TIMEOUT_SECONDS:.0f} s\n{deployment.diagnostics()}")
 
 
 @pytest.fixture
@@ -222,7 +209,8 @@ def deployment(postgres: Postgres, tmp_path: Path) -> Iterator[Deployment]:
                 with open(log_path, "ab") as log:
                     processes.append(spawn_group(command, cwd=REPO_ROOT, env=env, stdout=log,
                                                  stderr=subprocess.STDOUT))
-            _wait_until_loaded(deployment, processes)
+            wait_for_code_location(deployment.url, deployment.graphql, processes, deployment.diagnostics,
+                               STARTUP_TIMEOUT_SECONDS)
             yield deployment
         finally:
             for process in processes:

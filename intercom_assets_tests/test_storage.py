@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from intercom_assets.assets import _fresh_staging_dir
 from intercom_assets.staging import TableStager, dedupe_newest
 from intercom_assets.storage import ParquetStore
 from intercom_assets.tables import TABLES_BY_NAME
@@ -88,3 +92,19 @@ def test_a_record_that_moved_day_during_the_run_stays_only_in_its_newest_day(tmp
     staged = stager.finish()
     assert pq.read_table(staged["2026-01-01"].path).column("id").to_pylist() == ["b"]
     assert pq.read_table(staged["2026-01-02"].path).column("id").to_pylist() == ["a"]
+
+
+def test_staging_left_by_dead_runs_is_removed_and_live_runs_are_left_alone(tmp_path):
+    """A killed run leaves its staging behind; the next run clears it without touching a live run's."""
+    live_process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        parent = tmp_path / "intercom-staging"
+        live = parent / f"run-{live_process.pid}-abc"
+        dead = parent / "run-999999999-xyz"
+        live.mkdir(parents=True)
+        dead.mkdir()
+        fresh = _fresh_staging_dir(str(tmp_path))
+        assert live.exists() and not dead.exists() and fresh.parent == parent
+    finally:
+        live_process.kill()
+        live_process.wait()
