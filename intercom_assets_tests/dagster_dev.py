@@ -33,6 +33,15 @@ BACKFILL_TIMEOUT_SECONDS = 300.0
 FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
+def post_graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One GraphQL call to a Dagster webserver, as the UI makes it; GraphQL errors fail the test."""
+    response = requests.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
 @dataclass
 class DagsterDev:
     """A running `dagster dev` and where to look when something goes wrong."""
@@ -45,12 +54,7 @@ class DagsterDev:
     pid: int | None = None
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
-                                 timeout=60)
-        response.raise_for_status()
-        body = response.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
+        return post_graphql(self.url, query, variables)
 
     def diagnostics(self) -> str:
         return f"--- dagster dev log (tail) ---\n{tail(self.log)}\n--- test server log ---\n{tail(self.server_log)}"

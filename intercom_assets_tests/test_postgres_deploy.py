@@ -28,7 +28,6 @@ from typing import Any
 
 import psycopg2
 import pytest
-import requests
 
 from intercom_assets.tables import TABLES
 from intercom_assets_tests.dagster_dev import (
@@ -38,6 +37,7 @@ from intercom_assets_tests.dagster_dev import (
     LOCATION,
     REPOSITORY,
     free_port,
+    post_graphql,
     tail,
     wait_for_code_location,
 )
@@ -137,12 +137,7 @@ class Deployment:
     logs: list[Path]
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
-                                 timeout=60)
-        response.raise_for_status()
-        body = response.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
+        return post_graphql(self.url, query, variables)
 
     def diagnostics(self) -> str:
         return "\n".join(f"--- {log.name} (tail) ---\n{tail(log)}" for log in self.logs)
