@@ -77,12 +77,8 @@ def _partition_metadata(spec: TableSpec, key: str, output: Any, store_rows: int 
         metadata["dagster/row_count"] = store_rows or 0
         metadata["snapshot"] = "kept: the stored snapshot of that day was left unchanged"
     elif isinstance(output, EmptyPlaceholder):
-        metadata["dagster/row_count"] = store_rows or 0
-        metadata["snapshot"] = (
-            "placeholder: no snapshot was ever taken on that day; an empty file with the schema"
-            if store_rows is None
-            else "kept: the stored snapshot of that day was left unchanged"
-        )
+        metadata["dagster/row_count"] = 0
+        metadata["snapshot"] = "placeholder: no snapshot was ever taken on that day; an empty file with the schema"
     return metadata
 
 
@@ -199,11 +195,8 @@ def build_intercom_assets(partitions_def: DailyPartitionsDefinition, tables: Seq
             for spec in selected:
                 staged = result.tables[spec.name]
                 for key, output in staged.partitions.items():
-                    stored = (
-                        store.row_count(spec.name, key)
-                        if not isinstance(output, StagedPartition) and store.exists(spec.name, key)
-                        else None
-                    )
+                    # The extractor already looked: KeepExisting means a stored file exists, so no second check.
+                    stored = store.row_count(spec.name, key) if isinstance(output, KeepExisting) else None
                     context.add_asset_metadata(
                         _partition_metadata(spec, key, output, stored),
                         asset_key=asset_key(spec.name),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from intercom_assets.assets import GROUP
@@ -11,10 +11,9 @@ INTERCOM_JOB = "intercom_job"
 
 
 def build_intercom_job() -> UnresolvedAssetJobDefinition:
-    """Every Intercom table, executed in-process: one extraction step, and Dagster's bookkeeping stays small."""
+    """Every Intercom table (in-process, like every job of the code location: see definitions.py)."""
     return define_asset_job(
         name=INTERCOM_JOB,
         selection=AssetSelection.groups(GROUP),
-        executor_def=in_process_executor,
         description="Extract the selected Intercom tables over the run's partition range in one API pass.",
     )
