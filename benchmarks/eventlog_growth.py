@@ -93,10 +93,10 @@ def main() -> None:
             os.environ["INTERCOM_BASE_URL"] = srv.base_url
             from dagster import DagsterInstance
 
+            from intercom_assets.automation.jobs import INTERCOM_JOB
+            from intercom_assets.automation.schedules import range_tags
             from intercom_assets.definitions import build_definitions
-            from intercom_assets.jobs import INTERCOM_JOB
             from intercom_assets.partitions import trailing_window
-            from intercom_assets.schedules import range_tags
             from intercom_assets.settings import load_settings
 
             job = build_definitions(load_settings()).resolve_job_def(INTERCOM_JOB)

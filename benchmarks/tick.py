@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from dagster import DagsterInstance
 
+from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
-from intercom_assets.jobs import INTERCOM_JOB
 from intercom_assets.partitions import trailing_window
 from intercom_assets.settings import load_settings
 

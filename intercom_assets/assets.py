@@ -31,9 +31,9 @@ from dagster import (
 )
 
 from intercom_assets.extract import ExtractionResult, Window, extract
+from intercom_assets.lake.staging import EmptyPlaceholder, KeepExisting, StagedPartition, StagedTable
 from intercom_assets.partitions import DATE_FORMAT
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
-from intercom_assets.staging import EmptyPlaceholder, KeepExisting, StagedPartition, StagedTable
 from intercom_assets.tables import TABLES, TableSpec
 
 GROUP = "intercom"

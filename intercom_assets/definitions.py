@@ -7,9 +7,15 @@ import os
 from dagster import Definitions, EnvVar, colored_console_logger, in_process_executor
 
 from intercom_assets.assets import IO_MANAGER_KEY, build_intercom_assets
-from intercom_assets.checks import build_intercom_checks, freshness_policy_for, with_freshness_policy
-from intercom_assets.io_manager import IntercomParquetIOManager
-from intercom_assets.jobs import build_intercom_job
+from intercom_assets.automation.checks import build_intercom_checks, freshness_policy_for, with_freshness_policy
+from intercom_assets.automation.jobs import build_intercom_job
+from intercom_assets.automation.schedules import build_attribution_window_schedule
+from intercom_assets.automation.sensors import (
+    build_catchup_sensor,
+    build_check_failure_sensor,
+    build_run_failure_sensor,
+)
+from intercom_assets.lake.io_manager import IntercomParquetIOManager
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.resources import (
     DEFAULT_API_VERSION,
@@ -21,8 +27,6 @@ from intercom_assets.resources import (
     IntercomResource,
     ParquetStorageResource,
 )
-from intercom_assets.schedules import build_attribution_window_schedule
-from intercom_assets.sensors import build_catchup_sensor, build_check_failure_sensor, build_run_failure_sensor
 from intercom_assets.settings import Settings, SettingsError, load_settings
 
 

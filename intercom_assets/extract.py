@@ -20,16 +20,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from intercom_assets.client import IntercomClient
-from intercom_assets.partitions import day_key
-from intercom_assets.staging import (
+from intercom_assets.intercom.client import IntercomClient
+from intercom_assets.lake.staging import (
     EmptyPlaceholder,
     KeepExisting,
     PartitionOutput,
     StagedTable,
     TableStager,
 )
-from intercom_assets.storage import ParquetStore
+from intercom_assets.lake.storage import ParquetStore
+from intercom_assets.partitions import day_key
 from intercom_assets.tables import (
     SOURCE_COMPANIES,
     SOURCE_CONTACTS,

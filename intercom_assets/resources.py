@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from intercom_assets.client import IntercomClient
-from intercom_assets.storage import ParquetStore
+from intercom_assets.intercom.client import IntercomClient
+from intercom_assets.lake.storage import ParquetStore
 
 DEFAULT_BASE_URL = "https://api.intercom.io"
 DEFAULT_API_VERSION = "2.16"

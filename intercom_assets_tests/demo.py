@@ -28,7 +28,7 @@ from typing import IO, Any
 import pyarrow.parquet as pq
 from dagster import DagsterInstance
 
-from intercom_assets.checks import check_keys
+from intercom_assets.automation.checks import check_keys
 from intercom_assets.partitions import trailing_window
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import TABLES

@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from intercom_assets.assets import GROUP, asset_key, build_intercom_assets
-from intercom_assets.checks import (
+from intercom_assets.automation.checks import (
     CHECK_DAY,
     CHECK_KEY,
     CHECK_PARTS,
@@ -32,11 +32,11 @@ from intercom_assets.checks import (
     freshness_policy_for,
     with_freshness_policy,
 )
-from intercom_assets.jobs import build_intercom_job
+from intercom_assets.automation.jobs import build_intercom_job
+from intercom_assets.automation.schedules import range_tags
+from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import build_partitions_def, key_start
 from intercom_assets.resources import ParquetStorageResource
-from intercom_assets.schedules import range_tags
-from intercom_assets.storage import ParquetStore
 from intercom_assets.tables import TABLES_BY_NAME, TableSpec
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")

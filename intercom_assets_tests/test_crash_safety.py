@@ -34,12 +34,12 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from intercom_assets.assets import EXTRACT_STEP, POOL
+from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.schedules import range_tags
 from intercom_assets.definitions import build_definitions
-from intercom_assets.jobs import INTERCOM_JOB
+from intercom_assets.lake.storage import PART_FILE, TEMP_PREFIX, TEMP_SUFFIX
 from intercom_assets.partitions import keys_between
-from intercom_assets.schedules import range_tags
 from intercom_assets.settings import load_settings
-from intercom_assets.storage import PART_FILE, TEMP_PREFIX, TEMP_SUFFIX
 from intercom_assets.tables import TABLES
 from intercom_assets_tests.conftest import TEST_NOW, TEST_TOKEN
 from intercom_assets_tests.dagster_dev import DagsterDev, explain_failure, launch_run, running_dagster_dev

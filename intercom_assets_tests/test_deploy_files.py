@@ -19,7 +19,7 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster_k8s import K8sRunLauncher
 
 from intercom_assets.assets import POOL
-from intercom_assets.schedules import TOKEN_VARIABLE
+from intercom_assets.automation.schedules import TOKEN_VARIABLE
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow.dataset as ds
 from dagster import DagsterInstance
 
+from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
-from intercom_assets.jobs import INTERCOM_JOB
 from intercom_assets.partitions import day_key
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES

@@ -24,11 +24,16 @@ from dagster._core.storage.tags import (
 )
 
 from intercom_assets.assets import EXTRACT_STEP
-from intercom_assets.jobs import INTERCOM_JOB, build_intercom_job
+from intercom_assets.automation.jobs import INTERCOM_JOB, build_intercom_job
+from intercom_assets.automation.schedules import (
+    SCHEDULE_NAME,
+    TRIGGER_SCHEDULE,
+    TRIGGER_TAG,
+    build_attribution_window_schedule,
+)
+from intercom_assets.lake.storage import PART_FILE, TEMP_PREFIX
 from intercom_assets.partitions import keys_between
-from intercom_assets.schedules import SCHEDULE_NAME, TRIGGER_SCHEDULE, TRIGGER_TAG, build_attribution_window_schedule
 from intercom_assets.settings import load_settings
-from intercom_assets.storage import PART_FILE, TEMP_PREFIX
 from intercom_assets.tables import TABLES
 from intercom_assets_tests.conftest import TEST_NOW, TEST_TOKEN
 from intercom_assets_tests.dagster_dev import LAUNCH, DagsterDev, explain_failure, launch_run, running_dagster_dev

@@ -14,8 +14,8 @@ import pyarrow.dataset as ds
 import pytest
 from dagster import DagsterInstance
 
+from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
-from intercom_assets.jobs import INTERCOM_JOB
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import TABLES
 from intercom_assets_tests.intercom_server import Faults

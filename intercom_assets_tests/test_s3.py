@@ -26,8 +26,8 @@ import s3fs
 from dagster import DagsterInstance
 from moto.server import ThreadedMotoServer
 
+from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
-from intercom_assets.jobs import INTERCOM_JOB
 from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES

@@ -17,12 +17,12 @@ from dagster import (
 )
 from dagster._core.test_utils import create_run_for_test
 
-from intercom_assets.checks import CHECK_PARTS
+from intercom_assets.automation.checks import CHECK_PARTS
+from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.schedules import SCHEDULE_NAME, TRIGGER_CATCHUP, TRIGGER_SCHEDULE, TRIGGER_TAG
+from intercom_assets.automation.sensors import CATCHUP_SENSOR, CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
 from intercom_assets.definitions import build_definitions
-from intercom_assets.jobs import INTERCOM_JOB
 from intercom_assets.partitions import keys_between
-from intercom_assets.schedules import SCHEDULE_NAME, TRIGGER_CATCHUP, TRIGGER_SCHEDULE, TRIGGER_TAG
-from intercom_assets.sensors import CATCHUP_SENSOR, CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import TABLES
 

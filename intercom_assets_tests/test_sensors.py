@@ -27,13 +27,13 @@ from dagster import (
 from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
 from dagster._core.test_utils import create_run_for_test
 
-from intercom_assets.alerts import Alert, send_alert
 from intercom_assets.assets import asset_key
+from intercom_assets.automation.alerts import Alert, send_alert
+from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.schedules import TRIGGER_CATCHUP, TRIGGER_TAG
+from intercom_assets.automation.sensors import CATCHUP_SENSOR, CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
 from intercom_assets.definitions import build_definitions
-from intercom_assets.jobs import INTERCOM_JOB
 from intercom_assets.partitions import DATE_FORMAT, keys_between
-from intercom_assets.schedules import TRIGGER_CATCHUP, TRIGGER_TAG
-from intercom_assets.sensors import CATCHUP_SENSOR, CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
 from intercom_assets.settings import Settings
 from intercom_assets.tables import TABLES
 
@@ -193,7 +193,7 @@ def test_run_failure_alert_reaches_the_webhook_and_the_log(token, webhook: Webho
         context = build_run_status_sensor_context(
             sensor_name=RUN_FAILURE_SENSOR, dagster_event=failure, dagster_instance=instance, dagster_run=run
         ).for_run_failure()
-        with caplog.at_level(logging.INFO, logger="intercom_assets.alerts"):
+        with caplog.at_level(logging.INFO, logger="intercom_assets.automation.alerts"):
             sensor(context)
     (payload,) = webhook.received
     assert payload["kind"] == "run_failure" and payload["severity"] == "ERROR"
@@ -202,7 +202,7 @@ def test_run_failure_alert_reaches_the_webhook_and_the_log(token, webhook: Webho
     assert payload["step_errors"][0]["step"] == "extract_step"
     assert "Intercom answered 500 on /contacts/search" in payload["summary"]
     assert TOKEN not in json.dumps(payload) and "[redacted]" in payload["step_errors"][0]["error"]
-    (line,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intercom_assets.alerts"]
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intercom_assets.automation.alerts"]
     assert line == payload
 
 
@@ -272,7 +272,7 @@ def test_check_failures_and_freshness_failures_are_alerted_once(token, webhook: 
 
 
 def test_webhook_failure_is_logged_never_raised_and_hides_the_url(token, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="intercom_assets.alerts"):
+    with caplog.at_level(logging.WARNING, logger="intercom_assets.automation.alerts"):
         payload = send_alert(Alert("check_failure", "ERROR", "x"), "http://127.0.0.1:9/hooks/secret-path")
     assert payload["summary"] == "x"
     failure = [r.getMessage() for r in caplog.records if "alert_webhook_failed" in r.getMessage()]

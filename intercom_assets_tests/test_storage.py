@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from intercom_assets.assets import _fresh_staging_dir
-from intercom_assets.staging import TableStager, dedupe_newest
-from intercom_assets.storage import ParquetStore
+from intercom_assets.lake.staging import TableStager, dedupe_newest
+from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.tables import TABLES_BY_NAME
 
 

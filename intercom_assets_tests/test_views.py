@@ -13,11 +13,11 @@ import pyarrow as pa
 import pytest
 from dagster import DagsterInstance
 
+from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
-from intercom_assets.jobs import INTERCOM_JOB
+from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import day_key
 from intercom_assets.settings import load_settings
-from intercom_assets.storage import ParquetStore
 from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
 from intercom_assets.views import create_views, incremental_tables, view_name, view_sql
 

@@ -36,11 +36,10 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from intercom_assets.alerts import Alert, send_alert
 from intercom_assets.assets import asset_key
-from intercom_assets.checks import DETAILS, FAILING_PARTITIONS, check_keys
-from intercom_assets.partitions import keys_between, trailing_window
-from intercom_assets.schedules import (
+from intercom_assets.automation.alerts import Alert, send_alert
+from intercom_assets.automation.checks import DETAILS, FAILING_PARTITIONS, check_keys
+from intercom_assets.automation.schedules import (
     NO_TOKEN_REASON,
     TRIGGER_CATCHUP,
     TRIGGER_TAG,
@@ -48,6 +47,7 @@ from intercom_assets.schedules import (
     run_in_progress,
     token_is_set,
 )
+from intercom_assets.partitions import keys_between, trailing_window
 from intercom_assets.settings import Settings
 from intercom_assets.tables import TABLES, TableSpec
 

@@ -16,9 +16,9 @@ from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext
 from dagster._core.storage.upath_io_manager import UPathIOManager
 from upath import UPath
 
+from intercom_assets.lake.staging import EmptyPlaceholder, KeepExisting, PartitionOutput, StagedPartition
+from intercom_assets.lake.storage import PART_FILE, ParquetStore, partition_dir_name
 from intercom_assets.resources import ParquetStorageResource
-from intercom_assets.staging import EmptyPlaceholder, KeepExisting, PartitionOutput, StagedPartition
-from intercom_assets.storage import PART_FILE, ParquetStore, partition_dir_name
 
 
 class RangeParquetIOManager(UPathIOManager):

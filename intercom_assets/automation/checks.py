@@ -44,9 +44,9 @@ from dagster import (
 from dagster._utils.schedules import cron_string_iterator
 
 from intercom_assets.assets import asset_key
+from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import key_start, trailing_window
 from intercom_assets.resources import ParquetStorageResource
-from intercom_assets.storage import ParquetStore
 from intercom_assets.tables import TABLES, TableSpec
 
 CHECKS_STEP = "intercom_checks"

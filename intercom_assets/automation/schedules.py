@@ -25,7 +25,7 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from intercom_assets.jobs import INTERCOM_JOB
+from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.partitions import DATE_FORMAT, trailing_window
 from intercom_assets.settings import Settings
 

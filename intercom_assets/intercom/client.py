@@ -26,13 +26,13 @@ import requests.auth
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from intercom_assets.errors import IntercomAPIError, IntercomAuthError, IntercomConfigError, IntercomError
-from intercom_assets.ratelimit import RatePacer, RequestSlots, backoff_delay
-from intercom_assets.request_stats import RequestStats
+from intercom_assets.intercom.errors import IntercomAPIError, IntercomAuthError, IntercomConfigError, IntercomError
+from intercom_assets.intercom.ratelimit import RatePacer, RequestSlots, backoff_delay
+from intercom_assets.intercom.request_stats import RequestStats
 
 __all__ = ["IntercomClient", "RequestStats"]
 
-logger = logging.getLogger("intercom_assets.client")
+logger = logging.getLogger("intercom_assets.intercom.client")
 
 # Contact search compares dates by whole day in the workspace's (unknown) time zone, and a day can last 25
 # hours at a DST change: widening the server-side filter by 25 h on each side always covers the exact window.

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-logger = logging.getLogger("intercom_assets.alerts")
+logger = logging.getLogger("intercom_assets.automation.alerts")
 
 SOURCE = "intercom_assets"
 WEBHOOK_TIMEOUT_SECONDS = 5.0

@@ -1,0 +1,1 @@
+"""Dagster automation: the job, schedules, sensors, checks and alerts."""
