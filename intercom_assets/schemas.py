@@ -36,14 +36,38 @@ INT = Kind("int", pa.int64())
 FLOAT = Kind("float", pa.float64())
 BOOL = Kind("bool", pa.bool_())
 TIME = Kind("timestamp", TIMESTAMP)
+# Opaque JSON text: a value whose shape the API does not fix (polymorphic event details, AI metadata).
 JSON = Kind("json", pa.string())
+# JSON text of an open map whose keys the WORKSPACE defines (custom attributes, ticket attributes): its values are
+# data, not API shape, so they are held as declared even though no column is typed per key.
+MAP = Kind("map", pa.string())
+
+
+@dataclass(frozen=True)
+class Column:
+    """A declared field with what it holds: the description shows in Dagster's column schema."""
+
+    type: FieldType
+    description: str = ""
+
+    @property
+    def arrow(self) -> pa.DataType:
+        return self.type.arrow
 
 
 @dataclass(frozen=True)
 class Struct:
-    """A nested object whose shape the API fixes."""
+    """A nested object whose shape the API fixes.
+
+    The real API does not always send the shape its description gives. `aliases` maps a key the API also uses
+    to the declared field that holds it (`teammates.admins` for the described `teammates.teammates`), and
+    `scalar_into` names the field a bare scalar goes to when the API sends one instead of the object (an old
+    lead's `avatar` as a URL string). Both keep the value typed instead of pushing it to `_extra`.
+    """
 
     fields: tuple[tuple[str, FieldType], ...]
+    aliases: tuple[tuple[str, str], ...] = ()
+    scalar_into: str | None = None
 
     @property
     def arrow(self) -> pa.DataType:
@@ -61,17 +85,39 @@ class List:
         return pa.list_(self.item.arrow)
 
 
-FieldType = Kind | Struct | List
+FieldType = Kind | Struct | List | Column
 
 
-def struct(**fields: FieldType) -> Struct:
-    """Shorthand for a nested object declaration."""
-    return Struct(tuple(fields.items()))
+def col(ftype: FieldType, description: str) -> Column:
+    """A field with its description (what Dagster shows beside the column)."""
+    return Column(ftype, description)
+
+
+def struct(
+    _aliases: Mapping[str, str] | None = None, _scalar_into: str | None = None, **fields: FieldType
+) -> Struct:
+    """Shorthand for a nested object declaration (see Struct for the two keyword options)."""
+    if _scalar_into is not None and _scalar_into not in fields:
+        raise ValueError(f"scalar_into names {_scalar_into!r}, which is not a field")
+    for alias, target in (_aliases or {}).items():
+        if target not in fields or alias in fields:
+            raise ValueError(f"alias {alias!r} must point at a declared field, not be one ({target!r})")
+    return Struct(tuple(fields.items()), tuple((_aliases or {}).items()), _scalar_into)
 
 
 def list_of(item: FieldType) -> List:
     """Shorthand for an array declaration."""
     return List(item)
+
+
+def unwrap(ftype: FieldType) -> Kind | Struct | List:
+    """The type of a field, with its description (if any) taken off."""
+    return ftype.type if isinstance(ftype, Column) else ftype
+
+
+def description_of(ftype: FieldType) -> str:
+    """A field's declared description ('' when it has none)."""
+    return ftype.description if isinstance(ftype, Column) else ""
 
 
 def build_schema(fields: Mapping[str, FieldType], non_null: Iterable[str]) -> pa.Schema:
@@ -92,7 +138,7 @@ def to_json(value: Any) -> str:
 
 def _coerce_scalar(value: Any, kind: Kind) -> tuple[Any, bool]:
     """Return (value, ok); ok=False means the value does not fit and must go to `_extra`."""
-    if kind is JSON:
+    if kind is JSON or kind is MAP:
         return to_json(value), True
     if kind is STRING:
         if isinstance(value, str):
@@ -126,25 +172,42 @@ def _coerce_scalar(value: Any, kind: Kind) -> tuple[Any, bool]:
 def _coerce(value: Any, ftype: FieldType, path: str, extra: dict[str, Any]) -> Any:
     if value is None:
         return None
+    ftype = unwrap(ftype)
     if isinstance(ftype, Kind):
         coerced, ok = _coerce_scalar(value, ftype)
         if not ok:
             extra[path] = value
         return coerced
     if isinstance(ftype, Struct):
-        if not isinstance(value, dict):
-            extra[path] = value
-            return None
-        known = dict(ftype.fields)
-        out = {name: _coerce(value.get(name), sub, f"{path}.{name}", extra) for name, sub in ftype.fields}
-        for name, sub_value in value.items():
-            if name not in known:
-                extra[f"{path}.{name}"] = sub_value
-        return out
+        return _coerce_struct(value, ftype, path, extra)
     if not isinstance(value, list):
         extra[path] = value
         return None
     return [_coerce(item, ftype.item, f"{path}[{i}]", extra) for i, item in enumerate(value)]
+
+
+def _coerce_struct(value: Any, ftype: Struct, path: str, extra: dict[str, Any]) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        if ftype.scalar_into is not None and isinstance(value, str | int | float | bool):
+            out = dict.fromkeys(name for name, _ in ftype.fields)
+            target = dict(ftype.fields)[ftype.scalar_into]
+            out[ftype.scalar_into] = _coerce(value, target, path, extra)
+            return out
+        extra[path] = value
+        return None
+    known = dict(ftype.fields)
+    aliases = dict(ftype.aliases)
+    source = dict(value)
+    for alias, target in aliases.items():
+        # The alias fills its field only when the declared key is absent or null; if both carry a value, the
+        # alias's value stays under its own path in `_extra` (nothing is overwritten, nothing is lost).
+        if alias in source and source.get(target) is None:
+            source[target] = source.pop(alias)
+    out = {name: _coerce(source.get(name), sub, f"{path}.{name}", extra) for name, sub in ftype.fields}
+    for name, sub_value in source.items():
+        if name not in known:
+            extra[f"{path}.{name}"] = sub_value
+    return out
 
 
 class RowConverter:

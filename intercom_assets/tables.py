@@ -11,18 +11,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from intercom_assets.schemas import (
-    BOOL,
-    FLOAT,
-    INT,
-    JSON,
-    STRING,
-    TIME,
-    FieldType,
-    RowConverter,
-    list_of,
-    struct,
-)
+from intercom_assets.columns.companies import COMPANY_FIELDS, COMPANY_SEGMENT_FIELDS
+from intercom_assets.columns.contacts import CONTACT_FIELDS
+from intercom_assets.columns.conversations import CONVERSATION_FIELDS, CONVERSATION_PART_FIELDS
+from intercom_assets.columns.shared import SEGMENT_FIELDS
+from intercom_assets.columns.workspace import ADMIN_FIELDS, DATA_ATTRIBUTE_FIELDS, TAG_FIELDS, TEAM_FIELDS
+from intercom_assets.schemas import FieldType, RowConverter
 
 # How a table's rows are fetched. Several tables share one source so each API pass happens once per run.
 SOURCE_CONTACTS = "contacts_search"
@@ -66,209 +60,6 @@ class TableSpec:
     def converter(self) -> RowConverter:
         """The record → Arrow converter for this table's declared schema."""
         return RowConverter(self.fields, non_null=self.key)
-
-
-# ---- shared nested shapes -------------------------------------------------------------------------------
-ADDRESSABLE_LIST = struct(
-    type=STRING,
-    data=list_of(struct(type=STRING, id=STRING, url=STRING)),
-    url=STRING,
-    total_count=INT,
-    has_more=BOOL,
-)
-TAG_BASIC = struct(type=STRING, id=STRING, name=STRING)
-SEGMENT_FIELDS: dict[str, FieldType] = {
-    "type": STRING,
-    "id": STRING,
-    "name": STRING,
-    "created_at": TIME,
-    "updated_at": TIME,
-    "person_type": STRING,
-    "count": INT,
-}
-REFERENCE = struct(type=STRING, id=STRING)
-ATTACHMENT = struct(
-    type=STRING, name=STRING, url=STRING, content_type=STRING, filesize=INT, width=INT, height=INT
-)
-
-CONTACT_FIELDS: dict[str, FieldType] = {
-    "type": STRING,
-    "id": STRING,
-    "external_id": STRING,
-    "workspace_id": STRING,
-    "role": STRING,
-    "email": STRING,
-    "email_domain": STRING,
-    "phone": STRING,
-    "name": STRING,
-    "owner_id": STRING,
-    "has_hard_bounced": BOOL,
-    "marked_email_as_spam": BOOL,
-    "unsubscribed_from_emails": BOOL,
-    "created_at": TIME,
-    "updated_at": TIME,
-    "signed_up_at": TIME,
-    "last_seen_at": TIME,
-    "last_replied_at": TIME,
-    "last_contacted_at": TIME,
-    "last_email_opened_at": TIME,
-    "last_email_clicked_at": TIME,
-    "language_override": STRING,
-    "browser": STRING,
-    "browser_version": STRING,
-    "browser_language": STRING,
-    "os": STRING,
-    "android_app_name": STRING,
-    "android_app_version": STRING,
-    "android_device": STRING,
-    "android_os_version": STRING,
-    "android_sdk_version": STRING,
-    "android_last_seen_at": TIME,
-    "ios_app_name": STRING,
-    "ios_app_version": STRING,
-    "ios_device": STRING,
-    "ios_os_version": STRING,
-    "ios_sdk_version": STRING,
-    "ios_last_seen_at": TIME,
-    "custom_attributes": JSON,
-    "avatar": struct(type=STRING, image_url=STRING),
-    "tags": ADDRESSABLE_LIST,
-    "notes": ADDRESSABLE_LIST,
-    "companies": ADDRESSABLE_LIST,
-    "location": struct(
-        type=STRING, country=STRING, region=STRING, city=STRING, country_code=STRING, continent_code=STRING
-    ),
-    "social_profiles": struct(type=STRING, data=list_of(struct(type=STRING, name=STRING, url=STRING))),
-    "merge_history": JSON,
-}
-
-COMPANY_FIELDS: dict[str, FieldType] = {
-    "type": STRING,
-    "id": STRING,
-    "name": STRING,
-    "app_id": STRING,
-    "plan": struct(type=STRING, id=STRING, name=STRING),
-    "company_id": STRING,
-    "remote_created_at": TIME,
-    "created_at": TIME,
-    "updated_at": TIME,
-    "last_request_at": TIME,
-    "size": INT,
-    "website": STRING,
-    "industry": STRING,
-    "monthly_spend": FLOAT,
-    "session_count": INT,
-    "user_count": INT,
-    "custom_attributes": JSON,
-    "tags": struct(type=STRING, tags=list_of(TAG_BASIC)),
-    "segments": struct(type=STRING, segments=list_of(struct(**SEGMENT_FIELDS))),
-    "notes": JSON,
-}
-
-CONVERSATION_FIELDS: dict[str, FieldType] = {
-    "type": STRING,
-    "id": STRING,
-    "title": STRING,
-    "created_at": TIME,
-    "updated_at": TIME,
-    "waiting_since": TIME,
-    "snoozed_until": TIME,
-    "open": BOOL,
-    "state": STRING,
-    "read": BOOL,
-    "priority": STRING,
-    "admin_assignee_id": STRING,
-    "team_assignee_id": STRING,
-    "company": JSON,
-    "tags": struct(
-        type=STRING,
-        tags=list_of(struct(type=STRING, id=STRING, name=STRING, applied_at=TIME, applied_by=REFERENCE)),
-    ),
-    "conversation_rating": struct(
-        rating=INT,
-        remark=STRING,
-        created_at=TIME,
-        updated_at=TIME,
-        contact=struct(type=STRING, id=STRING, external_id=STRING),
-        teammate=REFERENCE,
-    ),
-    "source": struct(
-        type=STRING,
-        id=STRING,
-        delivered_as=STRING,
-        subject=STRING,
-        body=STRING,
-        author=struct(type=STRING, id=STRING, name=STRING, email=STRING),
-        attachments=list_of(ATTACHMENT),
-        url=STRING,
-        redacted=BOOL,
-        recipients=JSON,
-        reply_to=JSON,
-        email_message_metadata=JSON,
-    ),
-    "contacts": struct(type=STRING, contacts=list_of(struct(type=STRING, id=STRING, external_id=STRING))),
-    "teammates": struct(type=STRING, teammates=list_of(REFERENCE)),
-    "custom_attributes": JSON,
-    "first_contact_reply": struct(created_at=TIME, type=STRING, url=STRING),
-    "sla_applied": struct(type=STRING, sla_name=STRING, sla_status=STRING),
-    "statistics": JSON,
-    "linked_objects": JSON,
-    "ai_agent_participated": BOOL,
-    "ai_agent": JSON,
-    "sales_agent_participated": BOOL,
-    "sales_agent": JSON,
-    "channel": JSON,
-    "external_references": JSON,
-    "monitor_evaluations": JSON,
-    "scorecards": JSON,
-}
-
-CONVERSATION_PART_FIELDS: dict[str, FieldType] = {
-    "type": STRING,
-    "id": STRING,
-    "conversation_id": STRING,
-    "conversation_updated_at": TIME,
-    "conversation_total_parts": INT,
-    "part_type": STRING,
-    "body": STRING,
-    "created_at": TIME,
-    "updated_at": TIME,
-    "notified_at": TIME,
-    "assigned_to": REFERENCE,
-    "author": struct(
-        type=STRING, id=STRING, name=STRING, email=STRING, from_ai_agent=BOOL, is_ai_answer=BOOL
-    ),
-    "attachments": list_of(ATTACHMENT),
-    "external_id": STRING,
-    "redacted": BOOL,
-    "email_message_metadata": JSON,
-    "metadata": JSON,
-    "state": STRING,
-    "tags": list_of(TAG_BASIC),
-    "event_details": JSON,
-    "app_package_code": STRING,
-}
-
-DATA_ATTRIBUTE_FIELDS: dict[str, FieldType] = {
-    "type": STRING,
-    "id": STRING,
-    "api_id": INT,
-    "model": STRING,
-    "name": STRING,
-    "full_name": STRING,
-    "label": STRING,
-    "description": STRING,
-    "data_type": STRING,
-    "options": list_of(STRING),
-    "api_writable": BOOL,
-    "messenger_writable": BOOL,
-    "ui_writable": BOOL,
-    "custom": BOOL,
-    "archived": BOOL,
-    "created_at": TIME,
-    "updated_at": TIME,
-    "admin_id": STRING,
-}
 
 
 # ---- row derivations --------------------------------------------------------------------------------------
@@ -375,7 +166,7 @@ TABLES: tuple[TableSpec, ...] = (
         source=COMPANIES_SCROLL,
         key=("company_id", "id"),
         partition_column="company_updated_at",
-        fields={**SEGMENT_FIELDS, "company_id": STRING, "company_updated_at": TIME},
+        fields=COMPANY_SEGMENT_FIELDS,
         description="One row per (company, segment) membership, from each company's embedded segments.",
         replaces="company_segments",
         rows=company_segment_rows,
@@ -405,21 +196,7 @@ TABLES: tuple[TableSpec, ...] = (
         name="admins",
         source=Source(SOURCE_LIST, "single", "/admins", "admins"),
         partition_column=None,
-        fields={
-            "type": STRING,
-            "id": STRING,
-            "name": STRING,
-            "email": STRING,
-            "job_title": STRING,
-            "away_mode_enabled": BOOL,
-            "away_mode_reassign": BOOL,
-            "away_status_reason_id": INT,
-            "has_inbox_seat": BOOL,
-            "team_ids": list_of(INT),
-            "avatar": JSON,
-            "team_priority_level": JSON,
-            "role": JSON,
-        },
+        fields=ADMIN_FIELDS,
         description="Daily snapshot of the workspace's admins.",
         replaces="admins",
     ),
@@ -427,15 +204,7 @@ TABLES: tuple[TableSpec, ...] = (
         name="teams",
         source=Source(SOURCE_LIST, "single", "/teams", "teams"),
         partition_column=None,
-        fields={
-            "type": STRING,
-            "id": STRING,
-            "name": STRING,
-            "admin_ids": list_of(INT),
-            "admin_priority_level": JSON,
-            "assignment_limit": INT,
-            "distribution_method": STRING,
-        },
+        fields=TEAM_FIELDS,
         description="Daily snapshot of the workspace's teams.",
         replaces="none (new)",
     ),
@@ -443,7 +212,7 @@ TABLES: tuple[TableSpec, ...] = (
         name="tags",
         source=Source(SOURCE_LIST, "single", "/tags", "data"),
         partition_column=None,
-        fields={"type": STRING, "id": STRING, "name": STRING, "applied_at": TIME, "applied_by": JSON},
+        fields=TAG_FIELDS,
         description="Daily snapshot of the workspace's tags.",
         replaces="tags",
     ),

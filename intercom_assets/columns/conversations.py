@@ -1,0 +1,90 @@
+"""Conversations (search results) and their parts (GET /conversations/{id})."""
+
+from __future__ import annotations
+
+from intercom_assets.columns.shared import ADDRESSABLE_LIST, ATTACHMENT, REFERENCE, SEGMENT_FIELDS, TAG_BASIC  # noqa: F401
+from intercom_assets.schemas import BOOL, FLOAT, INT, JSON, MAP, STRING, TIME, FieldType, col, list_of, struct  # noqa: F401
+
+CONVERSATION_FIELDS: dict[str, FieldType] = {
+    "type": STRING,
+    "id": STRING,
+    "title": STRING,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "waiting_since": TIME,
+    "snoozed_until": TIME,
+    "open": BOOL,
+    "state": STRING,
+    "read": BOOL,
+    "priority": STRING,
+    "admin_assignee_id": STRING,
+    "team_assignee_id": STRING,
+    "company": JSON,
+    "tags": struct(
+        type=STRING,
+        tags=list_of(struct(type=STRING, id=STRING, name=STRING, applied_at=TIME, applied_by=REFERENCE)),
+    ),
+    "conversation_rating": struct(
+        rating=INT,
+        remark=STRING,
+        created_at=TIME,
+        updated_at=TIME,
+        contact=struct(type=STRING, id=STRING, external_id=STRING),
+        teammate=REFERENCE,
+    ),
+    "source": struct(
+        type=STRING,
+        id=STRING,
+        delivered_as=STRING,
+        subject=STRING,
+        body=STRING,
+        author=struct(type=STRING, id=STRING, name=STRING, email=STRING),
+        attachments=list_of(ATTACHMENT),
+        url=STRING,
+        redacted=BOOL,
+        recipients=JSON,
+        reply_to=JSON,
+        email_message_metadata=JSON,
+    ),
+    "contacts": struct(type=STRING, contacts=list_of(struct(type=STRING, id=STRING, external_id=STRING))),
+    "teammates": struct(type=STRING, teammates=list_of(REFERENCE)),
+    "custom_attributes": JSON,
+    "first_contact_reply": struct(created_at=TIME, type=STRING, url=STRING),
+    "sla_applied": struct(type=STRING, sla_name=STRING, sla_status=STRING),
+    "statistics": JSON,
+    "linked_objects": JSON,
+    "ai_agent_participated": BOOL,
+    "ai_agent": JSON,
+    "sales_agent_participated": BOOL,
+    "sales_agent": JSON,
+    "channel": JSON,
+    "external_references": JSON,
+    "monitor_evaluations": JSON,
+    "scorecards": JSON,
+}
+
+CONVERSATION_PART_FIELDS: dict[str, FieldType] = {
+    "type": STRING,
+    "id": STRING,
+    "conversation_id": STRING,
+    "conversation_updated_at": TIME,
+    "conversation_total_parts": INT,
+    "part_type": STRING,
+    "body": STRING,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "notified_at": TIME,
+    "assigned_to": REFERENCE,
+    "author": struct(
+        type=STRING, id=STRING, name=STRING, email=STRING, from_ai_agent=BOOL, is_ai_answer=BOOL
+    ),
+    "attachments": list_of(ATTACHMENT),
+    "external_id": STRING,
+    "redacted": BOOL,
+    "email_message_metadata": JSON,
+    "metadata": JSON,
+    "state": STRING,
+    "tags": list_of(TAG_BASIC),
+    "event_details": JSON,
+    "app_package_code": STRING,
+}
