@@ -164,6 +164,26 @@ def ensure_dagster_home(env: dict[str, str]) -> Path:
     return path
 
 
+@contextmanager
+def open_instance(home: Path) -> Iterator[DagsterInstance]:
+    """The persistent instance in `home`, as Dagster's own processes see it.
+
+    The repo's dagster.yaml names `DAGSTER_HOME` in its event-log storage, which Dagster resolves when the storage
+    is first used, so the variable points at `home` for as long as the instance is open (Dagster's own processes
+    always run with it set).
+    """
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with DagsterInstance.from_config(str(home)) as instance:
+            yield instance
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -210,7 +230,7 @@ def check_outcomes(home: Path, run_id: str | None) -> list[str]:
     """
     if run_id is None:
         return []
-    with DagsterInstance.from_config(str(home)) as instance:
+    with open_instance(home) as instance:
         records = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys(TABLES))
     ours = [record for record in records.values() if record.run_id == run_id]
     passed = sum(1 for record in ours if record.status.value == "SUCCEEDED")

@@ -43,7 +43,7 @@ from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES
 from intercom_assets_tests.conftest import TEST_NOW, TEST_TOKEN
 from intercom_assets_tests.dagster_dev import DagsterDev, explain_failure, launch_run, running_dagster_dev
-from intercom_assets_tests.demo import REPO_ROOT
+from intercom_assets_tests.demo import REPO_ROOT, open_instance
 from intercom_assets_tests.intercom_server import IntercomTestServer
 
 FIRST, LAST = "2026-11-14", "2026-11-20"
@@ -103,7 +103,7 @@ def crashable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashable]:
         }
         with running_dagster_dev(workdir, env, workdir / "server.log", _test_dagster_yaml()) as dev:
             assert dev.home is not None
-            with DagsterInstance.from_config(str(dev.home)) as instance:
+            with open_instance(dev.home) as instance:
                 yield Crashable(dev, instance, server, env)
 
 

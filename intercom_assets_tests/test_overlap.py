@@ -37,6 +37,7 @@ from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES
 from intercom_assets_tests.conftest import TEST_NOW, TEST_TOKEN
 from intercom_assets_tests.dagster_dev import LAUNCH, DagsterDev, explain_failure, launch_run, running_dagster_dev
+from intercom_assets_tests.demo import open_instance
 from intercom_assets_tests.intercom_server import IntercomTestServer
 from intercom_assets_tests.test_assets import _expected, _stored
 
@@ -75,7 +76,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         }
         with running_dagster_dev(workdir, env, workdir / "server.log") as dev:
             assert dev.home is not None
-            with DagsterInstance.from_config(str(dev.home)) as instance:
+            with open_instance(dev.home) as instance:
                 yield Deployment(dev, instance, server, env)
 
 
