@@ -2,9 +2,16 @@
 
 One step per run extracts every selected table over the run's whole partition range with one shared client:
 separate steps would split the rate budget and multiply Dagster's per-step bookkeeping. Each table is still its
-own asset (`intercom/<table>`), selectable alone, with per-partition metadata.
-"""
+own asset (`intercom/<table>`), selectable alone, with its checks evaluated per partition in the same step.
 
+What the step records, and only that:
+- an incremental table: its Output over the range (the IO manager commits one file per day), each partition
+  with its own row count, file and size;
+- a snapshot table: a materialization of today's partition only, when the range includes today (past days
+  hold no snapshot, so they are not shown as materialized and get no file);
+- a table whose source failed (a refused permission, the scroll after its restarts): nothing; the others are
+  still committed and checked, then the step fails naming the failed tables, so the run is marked failed.
+"""
 
 import os
 import shutil
@@ -12,102 +19,62 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from dagster import (
+    AssetCheckEvaluation,
     AssetExecutionContext,
-    AssetKey,
+    AssetMaterialization,
     AssetOut,
+    AssetsDefinition,
     BackfillPolicy,
     DailyPartitionsDefinition,
+    Failure,
     MetadataValue,
     Output,
-    TableColumn,
-    TableSchema,
     multi_asset,
 )
 
+from intercom_assets.automation.checks import check_specs, evaluate_partitions
 from intercom_assets.extract import ExtractionResult, Window, extract
-from intercom_assets.lake.staging import EmptyPlaceholder, KeepExisting, StagedPartition, StagedTable
+from intercom_assets.keys import EXTRACT_STEP, GROUP, IO_MANAGER_KEY, POOL, asset_key, source_key
+from intercom_assets.lake.io_manager import commit_partition, partition_facts
+from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import DATE_FORMAT
+from intercom_assets.reporting import column_schema, run_figure_tags, summary_line, window_tags
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
 from intercom_assets.tables import TABLES, TableSpec
-
-GROUP = "intercom"
-KEY_PREFIX = "intercom"
-IO_MANAGER_KEY = "intercom_parquet_io_manager"
-EXTRACT_STEP = "intercom_extract"
-# One slot: two runs never scroll companies at once nor write the same partition (limit set in dagster.yaml).
-POOL = "intercom_api"
-
-
-def asset_key(table: str) -> AssetKey:
-    return AssetKey([KEY_PREFIX, table])
-
-
-@cache
-def table_schema(schema: pa.Schema) -> TableSchema:
-    """Dagster's column schema of a declared Arrow schema (`dagster/column_schema` in the UI)."""
-    return TableSchema(columns=[TableColumn(name=f.name, type=str(f.type)) for f in schema])
 
 
 def _describe(spec: TableSpec) -> str:
     rule = (
-        "snapshot on the UTC day of extraction"
+        "snapshot: only the UTC day of extraction is materialized"
         if spec.is_snapshot
         else f"UTC day of `{spec.partition_column}`"
     )
     return (
-        f"{spec.description}\n\nKey: {', '.join(spec.key)}. Partition: {rule}. "
+        f"{spec.description}\n\nFrom `{spec.source.request}`. Key: {', '.join(spec.key)}. Partition: {rule}. "
         f"Replaces the Stitch Intercom (v02-02-2016) table: {spec.replaces}."
     )
 
 
-def _partition_metadata(spec: TableSpec, key: str, output: Any, store_rows: int | None) -> dict[str, Any]:
-    schema = spec.converter().schema
-    metadata: dict[str, Any] = {"dagster/column_schema": table_schema(schema)}
-    if isinstance(output, StagedPartition):
-        metadata["dagster/row_count"] = output.row_count
-        if spec.is_snapshot:
-            metadata["snapshot"] = "written: today's snapshot"
-    elif isinstance(output, KeepExisting):
-        metadata["dagster/row_count"] = store_rows or 0
-        metadata["snapshot"] = "kept: the stored snapshot of that day was left unchanged"
-    elif isinstance(output, EmptyPlaceholder):
-        metadata["dagster/row_count"] = 0
-        metadata["snapshot"] = "placeholder: no snapshot was ever taken on that day; an empty file with the schema"
-    return metadata
-
-
-def _run_metadata(
-    spec: TableSpec, staged: StagedTable, result: ExtractionResult, stats: dict[str, Any], window: Window
-) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "window_start": window.start.isoformat(),
-        "window_end": window.end.isoformat(),
-        "api_requests_run": stats.get("requests", 0),
-        "api_retries_run": stats.get("retries", 0),
-        "api_rate_limited_run": stats.get("rate_limited", 0),
-        "extraction_seconds_run": round(stats.get("extraction_seconds", 0.0), 3),
-        "rows_offered": staged.counts.rows_in,
-    }
-    if staged.counts.missing_timestamp:
-        metadata["rows_without_timestamp"] = staged.counts.missing_timestamp
-    if spec.name == "conversation_parts":
-        metadata["conversations_fetched"] = result.fetched_conversations
-        metadata["conversations_reused"] = result.reused_conversations
-        metadata["conversations_over_part_cap"] = len(result.truncated_conversations)
-        if result.truncated_conversations:
-            metadata["conversations_over_part_cap_ids"] = MetadataValue.json(
-                {
-                    cid: {"returned": r, "total": t}
-                    for cid, (r, t) in sorted(result.truncated_conversations.items())
-                }
-            )
-    return metadata
+def _out(spec: TableSpec) -> AssetOut:
+    """The table's output; its upstream API pass is wired through `internal_asset_deps`."""
+    return AssetOut(
+        key=asset_key(spec.name),
+        description=_describe(spec),
+        group_name=GROUP,
+        metadata={
+            "dagster/column_schema": column_schema(spec),
+            "primary_key": list(spec.key),
+            "partition_column": spec.partition_column or "snapshot (day of extraction)",
+            "api_request": spec.source.request,
+        },
+        kinds={"parquet"},
+        is_required=False,
+        io_manager_key=IO_MANAGER_KEY,
+    )
 
 
 def _fresh_staging_dir(configured: str | None) -> Path:
@@ -135,25 +102,59 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def build_intercom_assets(partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES):
-    """The multi-asset over every declared table."""
-    outs = {
-        spec.name: AssetOut(
-            key=asset_key(spec.name),
-            io_manager_key=IO_MANAGER_KEY,
-            description=_describe(spec),
-            group_name=GROUP,
-            is_required=False,
-            metadata={"primary_key": list(spec.key), "partition_column": spec.partition_column or "snapshot"},
-            kinds={"parquet"},
+def _snapshot_materializations(
+    spec: TableSpec, result: ExtractionResult, store: ParquetStore, scratch: Path
+) -> Iterator[AssetMaterialization]:
+    """Commit today's snapshot (the only partition a snapshot table has in a run) and record it."""
+    for key, staged in result.tables[spec.name].partitions.items():
+        commit_partition(store, spec.name, key, staged, scratch)
+        yield AssetMaterialization(
+            asset_key=asset_key(spec.name), partition=key, metadata=partition_facts(store, spec.name, key, staged)
         )
-        for spec in tables
-    }
+
+
+def _check_targets(
+    selected: Sequence[TableSpec], window: Window, result: ExtractionResult, store: ParquetStore
+) -> list[tuple[TableSpec, str]]:
+    """Every stored partition of the run's range: what this run wrote, and what earlier runs wrote for tables
+    that wrote nothing here (a failed source, a snapshot's earlier days), so each partition's check state stays
+    the truth about its file."""
+    targets = []
+    for spec in selected:
+        written = result.tables[spec.name].partitions if spec.name in result.tables else {}
+        stored = set() if len(written) == len(window.partition_keys) else store.stored_partitions(spec.name)
+        targets += [(spec, key) for key in window.partition_keys if key in written or key in stored]
+    return targets
+
+
+def _wipe_stale_snapshot_failures(context: AssetExecutionContext, snapshots: Sequence[TableSpec]) -> None:
+    """Dagster marks every planned, unmaterialized partition of a FAILED run as failed, snapshot tables' past
+    days included, and keeps them failed until materialized, which a past snapshot day never is. After a run
+    whose sources all succeeded, those marks are rebuilt from the latest attempts (this run's), which clears them.
+    """
+    keys = [asset_key(spec.name) for spec in snapshots]
+    stale = []
+    for record in context.instance.get_asset_records(keys):
+        cached = record.asset_entry.cached_status
+        if cached is not None and cached.serialized_failed_partition_subset:
+            stale.append(record.asset_entry.asset_key)
+    if stale:
+        context.instance.wipe_asset_cached_status(stale)
+
+
+def build_intercom_assets(
+    partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES
+) -> AssetsDefinition:
+    """The multi-asset over every declared table, with its per-partition checks."""
     by_name = {spec.name: spec for spec in tables}
+    sources = {spec.source.lineage for spec in tables}
 
     @multi_asset(
         name=EXTRACT_STEP,
-        outs=outs,
+        outs={spec.name: _out(spec) for spec in tables},
+        deps=[source_key(name) for name in sorted(sources)],
+        internal_asset_deps={spec.name: {source_key(spec.source.lineage)} for spec in tables},
+        check_specs=check_specs(partitions_def, tables),
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
@@ -161,7 +162,7 @@ def build_intercom_assets(partitions_def: DailyPartitionsDefinition, tables: Seq
     )
     def intercom_extract(
         context: AssetExecutionContext, intercom: IntercomResource, parquet_storage: ParquetStorageResource
-    ) -> Iterator[Output]:
+    ) -> Iterator[Output | AssetMaterialization | AssetCheckEvaluation]:
         """One pass over the API for the run's whole range; records split into day partitions."""
         selected = [by_name[name] for name in by_name if name in context.selected_output_names]
         time_window = context.partition_time_window
@@ -170,44 +171,62 @@ def build_intercom_assets(partitions_def: DailyPartitionsDefinition, tables: Seq
             end=time_window.end.astimezone(UTC),
             partition_keys=tuple(context.partition_keys),
         )
+        first, last = window.partition_keys[0], window.partition_keys[-1]
+        context.instance.add_run_tags(context.run_id, window_tags(first, last))
         started = datetime.now(UTC)
-        today_key = started.strftime(DATE_FORMAT)
         store = parquet_storage.get_store()
         store.check_writable()
-        context.log.info(
-            f"Extracting {', '.join(s.name for s in selected)} for {window.partition_keys[0]}.."
-            f"{window.partition_keys[-1]} ({len(window.partition_keys)} days)"
-        )
+        context.log.info(f"Extracting {', '.join(s.name for s in selected)} for {first}..{last} "
+                         f"({len(window.partition_keys)} days)")
         staging = _fresh_staging_dir(parquet_storage.staging_dir)
         try:
             clock = time.monotonic()
             with intercom.open_client() as client:
-                result = extract(
-                    client, selected, window, today_key, staging, int(started.timestamp()), store
-                )
-                stats = {**client.stats.total(), "extraction_seconds": time.monotonic() - clock}
-            context.log.info(f"Seconds per API source: {result.source_seconds}")
+                result = extract(client, selected, window, started.strftime(DATE_FORMAT), staging,
+                                 int(started.timestamp()), store)
+                stats, per_endpoint = client.stats.total(), client.stats.snapshot()
+            seconds = time.monotonic() - clock
             if result.truncated_conversations:
                 context.log.warning(
                     f"{len(result.truncated_conversations)} conversations have more parts than the API returns "
                     f"(it returns the 500 newest): {sorted(result.truncated_conversations)[:20]}"
                 )
-            for spec in selected:
-                staged = result.tables[spec.name]
-                for key, output in staged.partitions.items():
-                    # The extractor already looked: KeepExisting means a stored file exists, so no second check.
-                    stored = store.row_count(spec.name, key) if isinstance(output, KeepExisting) else None
+            committed = [spec for spec in selected if spec.name in result.tables]
+            for spec in committed:
+                if spec.is_snapshot:
+                    yield from _snapshot_materializations(spec, result, store, staging)
+                    continue
+                staged = result.tables[spec.name].partitions
+                for key, partition in staged.items():
                     context.add_asset_metadata(
-                        _partition_metadata(spec, key, output, stored),
+                        partition_facts(store, spec.name, key, partition),
                         asset_key=asset_key(spec.name),
                         partition_key=key,
                     )
-                yield Output(
-                    staged.partitions,
-                    output_name=spec.name,
-                    metadata=_run_metadata(spec, staged, result, stats, window),
+                yield Output(staged, output_name=spec.name)
+            wanted = set(context.selected_asset_check_keys)
+            for verdict in evaluate_partitions(store, _check_targets(selected, window, result, store)):
+                yield from verdict.evaluations(wanted)
+            failed = sorted(result.failures)
+            context.instance.add_run_tags(context.run_id, run_figure_tags(stats, seconds, failed))
+            context.log.info(summary_line((first, last, len(window.partition_keys)), stats, per_endpoint, seconds,
+                                          result.source_seconds, [s.name for s in committed], failed))
+            if failed:
+                raise Failure(
+                    description=f"{len(failed)} of {len(selected)} tables were not extracted; the other "
+                    f"{len(committed)} were committed and checked: "
+                    + "; ".join(f"{name}: {result.failures[name].reason}" for name in failed),
+                    metadata={"failed_tables": MetadataValue.json(_failure_details(result))},
                 )
+            _wipe_stale_snapshot_failures(context, [spec for spec in committed if spec.is_snapshot])
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     return intercom_extract
+
+
+def _failure_details(result: ExtractionResult) -> dict[str, Any]:
+    return {
+        name: {"endpoint": failure.endpoint, "refused": failure.refused, "reason": failure.reason}
+        for name, failure in sorted(result.failures.items())
+    }

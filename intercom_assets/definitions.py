@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, EnvVar, colored_console_logger, in_process_executor
+from dagster import Definitions, EnvVar, in_process_executor
 
-from intercom_assets.assets import IO_MANAGER_KEY, build_intercom_assets
-from intercom_assets.automation.checks import build_intercom_checks, freshness_policy_for, with_freshness_policy
+from intercom_assets.assets import build_intercom_assets
+from intercom_assets.automation.checks import freshness_policy_for, with_freshness_policy
 from intercom_assets.automation.jobs import build_intercom_job
 from intercom_assets.automation.schedules import build_attribution_window_schedule
 from intercom_assets.automation.sensors import (
@@ -15,8 +15,10 @@ from intercom_assets.automation.sensors import (
     build_check_failure_sensor,
     build_run_failure_sensor,
 )
+from intercom_assets.keys import IO_MANAGER_KEY
 from intercom_assets.lake.io_manager import IntercomParquetIOManager
 from intercom_assets.partitions import build_partitions_def
+from intercom_assets.reporting import source_specs
 from intercom_assets.resources import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
@@ -69,8 +71,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
     intercom_job = build_intercom_job()
     return Definitions(
-        assets=[intercom_assets],
-        asset_checks=[build_intercom_checks(partitions_def, settings.attribution_window_days)],
+        # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
+        assets=[*source_specs(), intercom_assets],
         jobs=[intercom_job],
         schedules=[build_attribution_window_schedule(settings, intercom_job)],
         sensors=[
@@ -80,10 +82,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         ],
         # Every run of these assets (schedule, sensors, UI backfills, the CLI) executes in one process: separate
         # step processes would split the rate budget and multiply Dagster's per-step cost.
+        # The console log level is set where it takes effect: `python_logs` in the instance's dagster.yaml
+        # (Definitions-level loggers apply only when a run's config names them).
         executor=in_process_executor,
-        # Console at INFO: the event log keeps every event, but formatting hundreds of DEBUG lines per range run
-        # to the console doubled a 30-day tick's wall time.
-        loggers={"console": colored_console_logger.configured({"log_level": "INFO"})},
         resources={
             "intercom": build_intercom_resource(),
             "parquet_storage": storage,

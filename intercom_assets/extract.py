@@ -21,10 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from intercom_assets.intercom.client import IntercomClient
+from intercom_assets.intercom.errors import IntercomAPIError, IntercomAuthError
 from intercom_assets.lake.staging import (
-    EmptyPlaceholder,
-    KeepExisting,
-    PartitionOutput,
     StagedTable,
     TableStager,
 )
@@ -54,11 +52,32 @@ class Window:
         return ts is not None and self.start.timestamp() <= ts < self.end.timestamp()
 
 
+@dataclass(frozen=True)
+class TableFailure:
+    """Why a table could not be extracted in this run; its stored partitions stay as they were."""
+
+    endpoint: str | None
+    reason: str
+    refused: bool  # the API refused this token (403: a missing permission, or the workspace's plan)
+
+    @classmethod
+    def of(cls, error: BaseException) -> TableFailure:
+        if isinstance(error, IntercomAuthError):
+            return cls(error.endpoint, str(error), refused=True)
+        if isinstance(error, IntercomAPIError):
+            return cls(error.endpoint, str(error), refused=False)
+        return cls(None, f"{type(error).__name__}: {error}", refused=False)
+
+
 @dataclass
 class ExtractionResult:
-    """What a run extracted: per table, what each partition becomes; plus the API cost and warnings."""
+    """What a run extracted: per table, what each partition becomes; plus the API cost and warnings.
+
+    A table whose source failed is in `failures` instead of `tables`: the other tables of the run still count.
+    """
 
     tables: dict[str, StagedTable] = field(default_factory=dict)
+    failures: dict[str, TableFailure] = field(default_factory=dict)
     truncated_conversations: dict[str, tuple[int, int]] = field(default_factory=dict)
     reused_conversations: int = 0
     fetched_conversations: int = 0
@@ -106,14 +125,37 @@ class Extractor:
             jobs[SOURCE_CONVERSATIONS] = self._conversations
         for stager in self._stagers_for(SOURCE_LIST):
             jobs[stager.spec.name] = lambda stager=stager: self._single_list(stager)
+        errors: dict[str, BaseException] = {}
         if jobs:
             with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="intercom-source") as pool:
-                futures = [pool.submit(self._timed, name, job) for name, job in jobs.items()]
-                for future in futures:
-                    future.result()
+                futures = {name: pool.submit(self._timed, name, job) for name, job in jobs.items()}
+                for name, future in futures.items():
+                    try:
+                        future.result()
+                    except Exception as error:  # one source failing must not sink the others' tables
+                        errors[name] = error
+        for error in errors.values():
+            if is_unauthorized(error):
+                raise error  # a bad token fails the whole run: nothing else can have worked
+        for name, error in errors.items():
+            self._fail(self._tables_of_job(name), error)
         for spec in self.specs:
-            self.result.tables[spec.name] = self._finish(spec)
+            if spec.name not in self.result.failures:
+                self.result.tables[spec.name] = self._finish(spec)
         return self.result
+
+    def _tables_of_job(self, job: str) -> list[str]:
+        if job == SOURCE_CONVERSATIONS:
+            names = [SOURCE_CONVERSATIONS, SOURCE_CONVERSATION_DETAILS]
+            return [s.spec.name for s in self.stagers.values() if s.spec.source.name in names]
+        if job in (SOURCE_CONTACTS, SOURCE_COMPANIES):
+            return [s.spec.name for s in self._stagers_for(job)]
+        return [job]
+
+    def _fail(self, tables: Iterable[str], error: BaseException) -> None:
+        for table in tables:
+            self.result.failures.setdefault(table, TableFailure.of(error))
+            log.error("%s: not extracted in this run: %s", table, self.result.failures[table].reason)
 
     def _timed(self, name: str, job: Callable[[], None]) -> None:
         started = time.monotonic()
@@ -123,20 +165,11 @@ class Extractor:
             self.result.source_seconds[name] = round(time.monotonic() - started, 3)
 
     def _finish(self, spec: TableSpec) -> StagedTable:
+        """A snapshot table stages only today's partition, and nothing when the range does not reach today."""
         stager = self.stagers.get(spec.name)
-        partitions: dict[str, PartitionOutput] = {}
-        if spec.is_snapshot:
-            for key in self.window.partition_keys:
-                if key == self.today_key:
-                    continue
-                exists = self.store is not None and self.store.exists(spec.name, key)
-                partitions[key] = KeepExisting() if exists else EmptyPlaceholder(spec.converter().schema)
-            if stager is not None:
-                partitions.update(stager.finish([self.today_key]))
-            return StagedTable(partitions, stager.counts if stager else StagedTable({}).counts)
-        assert stager is not None
-        partitions.update(stager.finish())
-        return StagedTable(partitions, stager.counts)
+        if stager is None:
+            return StagedTable({})
+        return StagedTable(stager.finish([self.today_key] if spec.is_snapshot else None), stager.counts)
 
     def _stage(self, source_name: str, records: list[dict[str, Any]]) -> None:
         for stager in self._stagers_for(source_name):
@@ -171,7 +204,12 @@ class Extractor:
                     updated_at[cid] = stamp
         parts = self._stagers_for(SOURCE_CONVERSATION_DETAILS)
         if parts:
-            self._conversation_parts(parts[0], updated_at)
+            try:
+                self._conversation_parts(parts[0], updated_at)
+            except Exception as error:
+                if is_unauthorized(error):
+                    raise
+                self._fail([parts[0].spec.name], error)  # the conversations themselves are complete
 
     def _conversation_parts(self, stager: TableStager, updated_at: dict[str, int]) -> None:
         """Reuse stored parts of unchanged conversations; fetch the others concurrently."""
@@ -222,6 +260,11 @@ def _versions(parts: pa.Table) -> dict[str, int]:
     ids = parts.column("conversation_id").to_pylist()
     stamps = pc.cast(parts.column("conversation_updated_at"), pa.int64()).to_pylist()
     return {cid: stamp // 1000 for cid, stamp in zip(ids, stamps, strict=True) if stamp is not None}
+
+
+def is_unauthorized(error: BaseException) -> bool:
+    """A 401: the token itself is wrong, so every table of the run fails at once."""
+    return isinstance(error, IntercomAuthError) and error.status == 401
 
 
 def extract(

@@ -26,6 +26,9 @@ SOURCE_CONVERSATION_DETAILS = "conversation_details"
 SOURCE_LIST = "list"
 
 
+PAGING_METHODS = {"search": "POST", "scroll": "GET", "single": "GET", "by_id": "GET"}
+
+
 @dataclass(frozen=True)
 class Source:
     """One API request pattern: the path, the key of the record list, and how it pages."""
@@ -35,6 +38,21 @@ class Source:
     path: str
     list_key: str
     params: Mapping[str, str] = field(default_factory=dict)
+    after: Source | None = None  # by_id: the source whose records' ids this one fetches
+
+    @property
+    def request(self) -> str:
+        """The request as Intercom documents it, e.g. `GET /data_attributes?model=contact`."""
+        query = "&".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{PAGING_METHODS[self.paging]} {self.path}" + (f"?{query}" if query else "")
+
+    @property
+    def lineage(self) -> str:
+        """A unique name for this pass (list sources share `name`, so theirs comes from the path)."""
+        if self.name != SOURCE_LIST:
+            return self.name
+        words = [w for w in self.path.strip("/").split("/") if w] + [str(v) for v in self.params.values()]
+        return "_".join(words).replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,8 @@ class TableSpec:
     rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] = field(default=lambda record: (record,))
     parent: str | None = None  # another table whose source records this one is derived from
     parent_key: str | None = None  # column naming the parent record, when one record yields many rows
+    # Column holding how many parts the parent really has, for tables of capped parts (the API returns 500).
+    part_total_column: str | None = None
 
     @property
     def is_snapshot(self) -> bool:
@@ -112,7 +132,7 @@ CONTACTS_SEARCH = Source(SOURCE_CONTACTS, "search", "/contacts/search", "data")
 COMPANIES_SCROLL = Source(SOURCE_COMPANIES, "scroll", "/companies/scroll", "data")
 CONVERSATIONS_SEARCH = Source(SOURCE_CONVERSATIONS, "search", "/conversations/search", "conversations")
 CONVERSATION_DETAILS = Source(
-    SOURCE_CONVERSATION_DETAILS, "by_id", "/conversations/{id}", "conversation_parts"
+    SOURCE_CONVERSATION_DETAILS, "by_id", "/conversations/{id}", "conversation_parts", after=CONVERSATIONS_SEARCH
 )
 
 def _contacts_with_role(name: str, role: str, replaces: str) -> TableSpec:
@@ -191,6 +211,7 @@ TABLES: tuple[TableSpec, ...] = (
         rows=conversation_part_rows,
         parent="conversations",
         parent_key="conversation_id",
+        part_total_column="conversation_total_parts",
     ),
     TableSpec(
         name="admins",

@@ -6,24 +6,31 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from dagster import DagsterInstance, Definitions
+from dagster import AssetCheckKey, DagsterInstance, Definitions
 
+from intercom_assets.automation.checks import CHECK_VALID
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
+from intercom_assets.keys import asset_key, source_key
 from intercom_assets.partitions import day_key, keys_between
+from intercom_assets.reporting import RATE_LIMITED_TAG, REQUESTS_TAG, SECONDS_TAG, WINDOW_TAG
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES, TABLES_BY_NAME
 
 REPO = Path(__file__).resolve().parents[1]
-FIRST, LAST = "2026-11-10", "2026-11-20"
+FIRST, LAST = "2026-11-10", "2026-11-20"  # the test server's data ends on TEST_NOW's day, 2026-11-20
+TODAY = datetime.now(UTC).date().isoformat()  # snapshots are taken on the real day of extraction
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
+TO_TODAY = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": TODAY}
+INCREMENTAL = [spec for spec in TABLES if not spec.is_snapshot]
+SNAPSHOTS = [spec for spec in TABLES if spec.is_snapshot]
 
 
 @pytest.fixture
@@ -77,18 +84,39 @@ def _rows_without_extracted_at(root: Path, table: str) -> list[tuple]:
     return sorted(tuple(str(v) for v in row.values()) for row in data.to_pylist())
 
 
+def _check_states(instance: DagsterInstance, table: str, check: str) -> dict[str, str]:
+    """partition -> status of its latest check execution, as the UI's Checks tab reads it, for the partitions
+    that were evaluated (a range run also plans the check for partitions it then does not write: those stay
+    PLANNED, i.e. not evaluated)."""
+    key = AssetCheckKey(asset_key(table), check)
+    infos = instance.event_log_storage.get_asset_check_partition_info([key])
+    return {
+        info.partition_key: info.latest_execution_status.value
+        for info in infos
+        if info.latest_execution_status.value != "PLANNED"
+    }
+
+
 def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
+    big = intercom_server.workspace.big_conversation_id
     with DagsterInstance.ephemeral() as instance:
-        _materialize(defs, instance)
+        result = _materialize(defs, instance)
+        states = {spec.name: _check_states(instance, spec.name, CHECK_VALID) for spec in TABLES}
     expected = _expected(intercom_server, FIRST, LAST)
-    for spec in TABLES:
+    for spec in INCREMENTAL:
         for day in keys_between(FIRST, LAST):
-            path = root / spec.name / f"date={day}" / "part-0.parquet"
-            assert path.exists(), path
-            if not spec.is_snapshot:
-                assert _stored(root, spec.name, day) == expected[spec.name].get(day, set()), (spec.name, day)
+            assert _stored(root, spec.name, day) == expected[spec.name].get(day, set()), (spec.name, day)
+        expected_states = dict.fromkeys(keys_between(FIRST, LAST), "SUCCEEDED")
+        if spec.name == "conversation_parts":  # the seeded over-500-parts conversation: a WARN on its day
+            expected_states[day_key(intercom_server.workspace.conversations[big]["updated_at"])] = "FAILED"
+        assert states[spec.name] == expected_states, spec.name
+    for spec in SNAPSHOTS:
+        # a range that does not reach today takes no snapshot: no file, no materialization, no check result
+        assert not (root / spec.name).exists() and states[spec.name] == {}, spec.name
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert materialized == {spec.name for spec in INCREMENTAL}
     total = sum(len(ids) for day, ids in expected["conversations"].items())
     assert total > 20, "the test window must hold real data"
     # one search pass for the whole range, never one query per day
@@ -101,9 +129,9 @@ def test_rerun_is_idempotent_and_an_updated_record_moves_day(env, intercom_serve
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
     with DagsterInstance.ephemeral() as instance:
-        _materialize(defs, instance)
+        _materialize(defs, instance, TO_TODAY)
         before = {spec.name: _rows_without_extracted_at(root, spec.name) for spec in TABLES}
-        _materialize(defs, instance)
+        _materialize(defs, instance, TO_TODAY)
         after = {spec.name: _rows_without_extracted_at(root, spec.name) for spec in TABLES}
         assert before == after
 
@@ -118,34 +146,37 @@ def test_rerun_is_idempotent_and_an_updated_record_moves_day(env, intercom_serve
     assert mover["id"] in _stored(root, "contacts", "2026-11-18")
 
 
-def test_snapshot_tables_write_only_today_and_keep_other_days(env, intercom_server):
+def test_snapshot_tables_materialize_only_the_day_of_their_snapshot(env, intercom_server):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
-    today = datetime.now(UTC).date()
-    first = (today - timedelta(days=2)).isoformat()
+    first = (date.fromisoformat(TODAY) - timedelta(days=2)).isoformat()
+    older = root / "admins" / f"date={first}" / "part-0.parquet"
     defs = build_definitions(load_settings())
-    marker = root / "admins" / f"date={first}" / "part-0.parquet"
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": TODAY}
     with DagsterInstance.ephemeral() as instance:
-        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": today.isoformat()}
-        _materialize(defs, instance, tags)
-        assert pq.read_table(marker).num_rows == 0, "a day never snapshotted gets an empty file"
-        todays = pq.read_table(root / "admins" / f"date={today.isoformat()}" / "part-0.parquet")
-        assert todays.num_rows == len(intercom_server.workspace.admins)
-        # an existing older snapshot is never overwritten by today's
-        pq.write_table(todays, marker)
         result = _materialize(defs, instance, tags)
-    assert pq.read_table(marker).num_rows == todays.num_rows
-    events = [
-        e for e in result.get_asset_materialization_events()
-        if e.asset_key.path[-1] == "admins" and e.partition == first
-    ]
-    assert "kept" in events[0].materialization.metadata["snapshot"].value
+        for spec in SNAPSHOTS:
+            assert sorted(p.parent.name for p in (root / spec.name).glob("*/*.parquet")) == [f"date={TODAY}"]
+            assert instance.get_materialized_partitions(asset_key(spec.name)) == {TODAY}, spec.name
+        todays = pq.read_table(root / "admins" / f"date={TODAY}" / "part-0.parquet")
+        assert todays.num_rows == len(intercom_server.workspace.admins)
+        events = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "admins"]
+        assert [e.partition for e in events] == [TODAY]
+        # A snapshot file from an earlier day (as if extracted then) is never touched by a later run, and since no
+        # run here materialized it, the UI does not claim it; its file is still checked, so the Checks tab shows
+        # the truth about it.
+        older.parent.mkdir(parents=True)
+        pq.write_table(todays.slice(0, 2), older)
+        _materialize(defs, instance, tags)
+        assert pq.read_table(older).num_rows == 2
+        assert instance.get_materialized_partitions(asset_key("admins")) == {TODAY}
+        assert _check_states(instance, "admins", CHECK_VALID) == {first: "SUCCEEDED", TODAY: "SUCCEEDED"}
 
 
 def test_every_table_reads_as_one_dataset_with_duckdb_and_pyarrow(env, intercom_server):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
     with DagsterInstance.ephemeral() as instance:
-        _materialize(defs, instance)
+        _materialize(defs, instance, TO_TODAY)
     con = duckdb.connect()
     for spec in TABLES:
         glob = str(root / spec.name / "*" / "*.parquet")
@@ -157,35 +188,58 @@ def test_every_table_reads_as_one_dataset_with_duckdb_and_pyarrow(env, intercom_
         assert table.schema.remove(table.schema.get_field_index("date")) == spec.converter().schema
 
 
-def test_per_partition_metadata(env, intercom_server):
+def test_each_partition_event_carries_its_own_facts_and_the_run_its_figures(env, intercom_server):
+    root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
+    days = keys_between(FIRST, TODAY)
     with DagsterInstance.ephemeral() as instance:
-        result = _materialize(defs, instance)
+        result = _materialize(defs, instance, TO_TODAY)
+        tags = instance.get_run_by_id(result.run_id).tags
+        logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     events = result.get_asset_materialization_events()
-    assert len(events) == len(TABLES) * len(keys_between(FIRST, LAST))
+    assert len(events) == len(INCREMENTAL) * len(days) + len(SNAPSHOTS)
     for event in events:
         metadata = event.materialization.metadata
-        assert "dagster/row_count" in metadata and "dagster/column_schema" in metadata
-        assert metadata["api_requests_run"].value > 0
-        assert metadata["window_start"].value.startswith(FIRST)
-    parts = [e for e in events if e.asset_key.path[-1] == "conversation_parts"]
-    assert all("conversations_over_part_cap" in e.materialization.metadata for e in parts)
+        assert set(metadata) == {"dagster/row_count", "dagster/uri", "size_bytes"}, metadata.keys()
+        path = Path(metadata["dagster/uri"].value)
+        assert path == root / event.asset_key.path[-1] / f"date={event.partition}" / "part-0.parquet"
+        assert metadata["size_bytes"].value == path.stat().st_size
+        assert metadata["dagster/row_count"].value == pq.ParquetFile(path).metadata.num_rows
+    assert tags[WINDOW_TAG] == f"{FIRST}...{TODAY}"
+    assert int(tags[REQUESTS_TAG]) > 0 and tags[RATE_LIMITED_TAG] == "0" and float(tags[SECONDS_TAG]) > 0
+    summaries = [message for message in logs if message.startswith("Run summary:")]
+    assert len(summaries) == 1 and f"{FIRST}...{TODAY}" in summaries[0] and "POST /contacts/search" in summaries[0]
+    # the column schema, with descriptions, is on the definitions, not on the events
+    spec = defs.resolve_assets_def(asset_key("contacts")).specs_by_key[asset_key("contacts")]
+    schema = spec.metadata["dagster/column_schema"]
+    columns = {c.name: c for c in getattr(schema, "schema", schema).columns}
+    assert set(columns) == set(TABLES_BY_NAME["contacts"].converter().schema.names)
+    assert columns["_extra"].description and columns["_extracted_at"].description
+    lineage = defs.resolve_asset_graph().get(asset_key("users")).parent_keys
+    assert lineage == {source_key("contacts_search")}
 
 
-def test_cli_partition_range_materializes_every_table(env, intercom_server, tmp_path):
-    """The documented command line, run from the repo root as a user would."""
+def test_cli_partition_range_materializes_every_table_and_logs_no_debug_lines(env, intercom_server, tmp_path):
+    """The documented command line, run from the repo root as a user would, with the repo's dagster.yaml."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
-    first, last = "2026-11-18", "2026-11-20"
+    first = "2026-11-18"
     completed = subprocess.run(
         [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "intercom_assets.definitions",
-         "--select", "*", "--partition-range", f"{first}...{last}"],
+         "--select", "*", "--partition-range", f"{first}...{TODAY}"],
         cwd=REPO, env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     root = Path(env["INTERCOM_PARQUET_ROOT"])
-    for spec in TABLES:
-        for day in keys_between(first, last):
+    for spec in INCREMENTAL:
+        for day in keys_between(first, TODAY):
             assert (root / spec.name / f"date={day}" / "part-0.parquet").exists(), (spec.name, day)
+    for spec in SNAPSHOTS:
+        assert [p.parent.name for p in (root / spec.name).glob("*/*.parquet")] == [f"date={TODAY}"]
+    console = (completed.stdout + completed.stderr).splitlines()
+    # python_logs in dagster.yaml sets the console level for CLI runs (Definitions-level loggers do not)
+    assert sum(" - DEBUG - " in line for line in console) == 0
+    assert sum(" - INFO - " in line for line in console) > 0
+    assert any("Run summary:" in line for line in console)
     assert intercom_server.token not in completed.stdout + completed.stderr

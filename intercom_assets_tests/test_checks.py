@@ -1,7 +1,8 @@
-"""The generated asset checks: they pass on good data and name the partitions with planted defects.
+"""The generated checks: they pass on good data and fail exactly the partitions with planted defects.
 
-The checks run through Dagster in a range run, next to a stand-in for the extraction step (same asset keys,
-same partitions), over Parquet files written here directly, so each defect is planted exactly where wanted.
+Verdicts are computed per stored partition (the extraction step yields one evaluation per check and partition);
+here the evaluation code runs over Parquet files written directly, so each defect is planted exactly where
+wanted. test_assets.py shows the same evaluations recorded per partition through real runs.
 """
 
 from __future__ import annotations
@@ -11,39 +12,25 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from dagster import (
-    AssetCheckSeverity,
-    AssetOut,
-    Definitions,
-    MaterializeResult,
-    instance_for_test,
-    multi_asset,
-)
+from dagster import AssetCheckKey, AssetCheckSeverity
 
-from intercom_assets.assets import GROUP, asset_key, build_intercom_assets
+from intercom_assets.assets import build_intercom_assets
 from intercom_assets.automation.checks import (
-    CHECK_DAY,
-    CHECK_KEY,
-    CHECK_PARTS,
-    CHECK_SCHEMA,
-    FAILING_PARTITIONS,
-    build_intercom_checks,
-    evaluate_tables,
+    CHECK_VALID,
+    check_keys,
+    evaluate_partitions,
     freshness_policy_for,
     with_freshness_policy,
 )
-from intercom_assets.automation.jobs import build_intercom_job
-from intercom_assets.automation.schedules import range_tags
+from intercom_assets.keys import asset_key
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import build_partitions_def, key_start
-from intercom_assets.resources import ParquetStorageResource
 from intercom_assets.tables import TABLES_BY_NAME, TableSpec
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 TABLES = ("contacts", "company_segments", "conversation_parts", "admins")
 PARTITIONS = build_partitions_def(date(2026, 10, 1))
-
-
+ALL_CHECKS = set(check_keys([TABLES_BY_NAME[n] for n in TABLES]))
 def _record(spec: TableSpec, day: str, i: int) -> dict:
     ts = int((key_start(day) + timedelta(hours=1, minutes=i)).timestamp())
     record: dict = {"id": f"{spec.name}-{day}-{i}"}
@@ -90,33 +77,18 @@ def _plant_defects(store: ParquetStore, scratch: Path) -> None:
     store.write_table("conversation_parts", DAYS[1], _table(parts, truncated), scratch)
 
 
-def _definitions(root: Path) -> Definitions:
-    """The real checks next to a stand-in extraction step that materializes the selected tables."""
-    outs = {name: AssetOut(key=asset_key(name), group_name=GROUP, is_required=False) for name in TABLES}
-
-    @multi_asset(outs=outs, partitions_def=PARTITIONS, can_subset=True)
-    def stand_in_extract(context):
-        for name in context.selected_output_names:
-            yield MaterializeResult(asset_key=asset_key(name))
-
-    checks = build_intercom_checks(PARTITIONS, window_days=3, tables=[TABLES_BY_NAME[n] for n in TABLES])
-    return Definitions(
-        assets=[stand_in_extract],
-        asset_checks=[checks],
-        jobs=[build_intercom_job()],  # the production job: its group selection must bring the checks along
-        resources={"parquet_storage": ParquetStorageResource(root=str(root))},
-    )
+def _verdicts(store: ParquetStore, tables=TABLES) -> dict[tuple[str, str], object]:
+    targets = [(TABLES_BY_NAME[name], day) for name in tables for day in DAYS]
+    return {(v.table.name, v.partition): v for v in evaluate_partitions(store, targets)}
 
 
-def _run_checks(root: Path) -> dict[tuple[str, str], object]:
-    with instance_for_test() as instance:
-        result = (
-            _definitions(root)
-            .resolve_job_def("intercom_job")
-            .execute_in_process(instance=instance, tags=range_tags(DAYS[0], DAYS[-1]))
-        )
-    assert result.success
-    return {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+def _evaluations(store: ParquetStore) -> dict[tuple[str, str, str], object]:
+    """(table, check, partition) -> the AssetCheckEvaluation the extraction step would yield."""
+    return {
+        (e.asset_key.path[-1], e.check_name, e.partition): e
+        for verdict in _verdicts(store).values()
+        for e in verdict.evaluations(ALL_CHECKS)
+    }
 
 
 @pytest.fixture
@@ -126,41 +98,37 @@ def store(tmp_path: Path) -> ParquetStore:
     return store
 
 
-def test_checks_pass_on_good_data_in_one_range_run(store: ParquetStore) -> None:
-    evaluations = _run_checks(Path(store.root.path))
-    # One result per check for the whole range (no per-partition results), every one of them passing.
-    expected = {(n, c) for n in TABLES for c in (CHECK_KEY, CHECK_SCHEMA)}
-    expected |= {(n, CHECK_DAY) for n in TABLES if not TABLES_BY_NAME[n].is_snapshot}
-    expected.add(("conversation_parts", CHECK_PARTS))
+def test_every_partition_passes_on_good_data(store: ParquetStore) -> None:
+    evaluations = _evaluations(store)
+    expected = {(n, CHECK_VALID, d) for n in TABLES for d in DAYS}
     assert set(evaluations) == expected
     for key, evaluation in evaluations.items():
-        assert evaluation.passed, (key, evaluation.metadata)
-        assert evaluation.partition is None
-        assert evaluation.metadata["partitions_checked"].value == len(DAYS)
-        assert evaluation.metadata[FAILING_PARTITIONS].value == []
+        assert evaluation.passed and evaluation.description is None and not evaluation.metadata, key
 
 
-def test_checks_name_the_partitions_with_planted_defects(store: ParquetStore, tmp_path: Path) -> None:
+def test_planted_defects_fail_their_own_partition_only(store: ParquetStore, tmp_path: Path) -> None:
     _plant_defects(store, tmp_path / "scratch")
-    evaluations = _run_checks(Path(store.root.path))
-
-    def failing(table: str, check: str) -> list[str]:
-        return evaluations[(table, check)].metadata[FAILING_PARTITIONS].value
-
-    assert failing("contacts", CHECK_KEY) == [DAYS[1]]
-    assert "contacts-2026-11-02-0" in evaluations[("contacts", CHECK_KEY)].metadata["details"].value[DAYS[1]]
-    assert failing("contacts", CHECK_DAY) == [DAYS[2]]
-    assert failing("contacts", CHECK_SCHEMA) == []
-    assert failing("company_segments", CHECK_SCHEMA) == [DAYS[0]]
-    drift = evaluations[("company_segments", CHECK_SCHEMA)].metadata["details"].value[DAYS[0]]
-    assert "new_api_field" in drift and "count: string instead of int64" in drift
-    assert failing("company_segments", CHECK_KEY) == []
-    parts = evaluations[("conversation_parts", CHECK_PARTS)]
-    assert not parts.passed and parts.severity == AssetCheckSeverity.WARN
-    assert parts.metadata[FAILING_PARTITIONS].value == [DAYS[1]]
-    assert evaluations[("contacts", CHECK_KEY)].severity == AssetCheckSeverity.ERROR
-    for name in ("admins",):
-        assert all(e.passed for (table, _), e in evaluations.items() if table == name)
+    evaluations = _evaluations(store)
+    failing = {key for key, e in evaluations.items() if not e.passed}
+    assert failing == {
+        ("contacts", CHECK_VALID, DAYS[1]),
+        ("contacts", CHECK_VALID, DAYS[2]),
+        ("company_segments", CHECK_VALID, DAYS[0]),
+        ("conversation_parts", CHECK_VALID, DAYS[1]),
+    }
+    duplicated = evaluations[("contacts", CHECK_VALID, DAYS[1])]
+    assert duplicated.severity == AssetCheckSeverity.ERROR
+    assert "key: 1 duplicated keys" in duplicated.description and "contacts-2026-11-02-0" in duplicated.description
+    assert duplicated.metadata["failed_rules"].value == ["key"]
+    wrong_day = evaluations[("contacts", CHECK_VALID, DAYS[2])]
+    assert wrong_day.description.startswith("day: 1 rows outside 2026-11-03")
+    drift = evaluations[("company_segments", CHECK_VALID, DAYS[0])].description
+    assert "schema:" in drift and "new_api_field" in drift and "count: string instead of int64" in drift
+    # more parts than stored is a WARN of the same check, and only when nothing worse failed
+    parts = evaluations[("conversation_parts", CHECK_VALID, DAYS[1])]
+    assert parts.severity == AssetCheckSeverity.WARN and "(2, 600)" in parts.description
+    assert parts.description.startswith("part_cap: conversations with more parts than stored: 1")
+    assert parts.metadata["failed_rules"].value == ["part_cap"]
 
 
 def test_null_keys_and_missing_or_damaged_files_fail(store: ParquetStore, tmp_path: Path) -> None:
@@ -174,13 +142,21 @@ def test_null_keys_and_missing_or_damaged_files_fail(store: ParquetStore, tmp_pa
     store.write_table("company_segments", DAYS[0], data, tmp_path / "scratch")
     store.partition_path("admins", DAYS[2]).unlink()
     Path(store.partition_path("admins", DAYS[1]).path).write_bytes(b"PAR1 truncated")
-    verdicts = evaluate_tables(store, [spec, TABLES_BY_NAME["admins"]], DAYS)
-    assert "null key values" in verdicts["company_segments"].failures[CHECK_KEY][DAYS[0]]
-    assert "nullable" in verdicts["company_segments"].failures[CHECK_SCHEMA][DAYS[0]]
-    admins = verdicts["admins"].failures
-    assert set(admins) == {CHECK_SCHEMA}
-    assert admins[CHECK_SCHEMA][DAYS[2]] == "no file stored for this partition"
-    assert admins[CHECK_SCHEMA][DAYS[1]].startswith("unreadable file")
+    verdicts = _verdicts(store, ("company_segments", "admins"))
+    segments = verdicts[("company_segments", DAYS[0])].problems
+    assert "null key values" in segments["key"] and "nullable" in segments["schema"]
+    assert verdicts[("admins", DAYS[2])].problems == {"file": "no file stored for this partition"}
+    assert verdicts[("admins", DAYS[1])].problems["file"].startswith("unreadable")
+    assert verdicts[("admins", DAYS[0])].problems == {}
+
+
+def test_check_specs_are_partitioned_and_live_on_the_extraction_step() -> None:
+    assets = build_intercom_assets(PARTITIONS)
+    specs = {spec.key: spec for spec in assets.check_specs}
+    assert set(specs) == set(check_keys()) == {AssetCheckKey(asset_key(n), CHECK_VALID) for n in TABLES_BY_NAME}
+    assert all(spec.partitions_def == PARTITIONS for spec in specs.values())
+    assert "WARN" in specs[AssetCheckKey(asset_key("conversation_parts"), CHECK_VALID)].description
+    assert "WARN" not in specs[AssetCheckKey(asset_key("contacts"), CHECK_VALID)].description
 
 
 def test_freshness_policy_is_applied_to_every_asset_and_follows_the_cron() -> None:

@@ -33,10 +33,10 @@ import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
-from intercom_assets.assets import EXTRACT_STEP, POOL
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import range_tags
 from intercom_assets.definitions import build_definitions
+from intercom_assets.keys import EXTRACT_STEP, POOL
 from intercom_assets.lake.storage import PART_FILE, TEMP_PREFIX, TEMP_SUFFIX
 from intercom_assets.partitions import keys_between
 from intercom_assets.settings import load_settings

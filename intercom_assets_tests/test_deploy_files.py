@@ -18,8 +18,8 @@ from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 from dagster_k8s import K8sRunLauncher
 
-from intercom_assets.assets import POOL
 from intercom_assets.automation.schedules import TOKEN_VARIABLE
+from intercom_assets.keys import POOL
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"

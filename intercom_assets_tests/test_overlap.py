@@ -23,7 +23,6 @@ from dagster._core.storage.tags import (
     SCHEDULE_NAME_TAG,
 )
 
-from intercom_assets.assets import EXTRACT_STEP
 from intercom_assets.automation.jobs import INTERCOM_JOB, build_intercom_job
 from intercom_assets.automation.schedules import (
     SCHEDULE_NAME,
@@ -31,6 +30,7 @@ from intercom_assets.automation.schedules import (
     TRIGGER_TAG,
     build_attribution_window_schedule,
 )
+from intercom_assets.keys import EXTRACT_STEP
 from intercom_assets.lake.storage import PART_FILE, TEMP_PREFIX
 from intercom_assets.partitions import keys_between
 from intercom_assets.settings import load_settings

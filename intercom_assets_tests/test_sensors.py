@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckSeverity,
     AssetMaterialization,
+    DagsterEvent,
     DagsterEventType,
     DagsterRunStatus,
     Definitions,
-    MetadataValue,
     build_run_status_sensor_context,
     build_sensor_context,
     instance_for_test,
@@ -27,15 +25,17 @@ from dagster import (
 from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
 from dagster._core.test_utils import create_run_for_test
 
-from intercom_assets.assets import asset_key
 from intercom_assets.automation.alerts import Alert, send_alert
+from intercom_assets.automation.checks import CHECK_VALID
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import TRIGGER_CATCHUP, TRIGGER_TAG
 from intercom_assets.automation.sensors import CATCHUP_SENSOR, CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
 from intercom_assets.definitions import build_definitions
+from intercom_assets.keys import asset_key
 from intercom_assets.partitions import DATE_FORMAT, keys_between
 from intercom_assets.settings import Settings
 from intercom_assets.tables import TABLES
+from intercom_assets_tests.webhook import Webhook
 
 TOKEN = "test-token-0123456789abcdef"
 START = "dagster/asset_partition_range_start"
@@ -64,33 +64,6 @@ def _settings(webhook: str | None = None, start: date | None = None, automation:
 def token(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", TOKEN)
     return TOKEN
-
-
-class Webhook:
-    """A stdlib HTTP server on 127.0.0.1 recording every JSON body POSTed to it."""
-
-    def __init__(self, status: int = 200) -> None:
-        received: list[dict] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/secret-path"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -206,21 +179,29 @@ def test_run_failure_alert_reaches_the_webhook_and_the_log(token, webhook: Webho
     assert line == payload
 
 
-def _failed_check(instance, table: str, check: str, severity: AssetCheckSeverity, partitions: list[str]) -> None:
-    instance.report_runless_asset_event(
-        AssetCheckEvaluation(
-            asset_key=asset_key(table),
-            check_name=check,
-            passed=False,
-            severity=severity,
-            metadata={"failing_partitions": MetadataValue.json(partitions)},
+def _check_result(instance, table: str, check: str, severity: AssetCheckSeverity, partitions: dict[str, bool]):
+    """Record check evaluations per partition inside a run of their own, as the extraction step does."""
+    run = create_run_for_test(instance, job_name=INTERCOM_JOB)
+    for partition, passed in partitions.items():
+        evaluation = AssetCheckEvaluation(
+            asset_key=asset_key(table), check_name=check, passed=passed, severity=severity, partition=partition,
+            description=None if passed else f"defect in {partition}",
         )
-    )
+        event = DagsterEvent(
+            event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION.value,
+            job_name=INTERCOM_JOB,
+            event_specific_data=evaluation,
+            message=f"check {check}",
+        )
+        instance.report_dagster_event(event, run_id=run.run_id, log_level=logging.DEBUG)
 
 
-def test_check_failures_and_freshness_failures_are_alerted_once(token, webhook: Webhook) -> None:
+def test_check_failures_are_alerted_once_per_partition_and_change_and_freshness_failures_too(
+    token, webhook: Webhook
+) -> None:
     defs = build_definitions(_settings(webhook.url))
     sensor = defs.resolve_sensor_def(CHECK_FAILURE_SENSOR)
+    error, warn = AssetCheckSeverity.ERROR, AssetCheckSeverity.WARN
 
     def evaluate(cursor):
         return sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
@@ -228,16 +209,17 @@ def test_check_failures_and_freshness_failures_are_alerted_once(token, webhook: 
     with instance_for_test() as instance:
         data = evaluate(None)
         assert webhook.received == [] and data.run_requests == []
-        _failed_check(instance, "contacts", "key_unique_non_null", AssetCheckSeverity.ERROR, [_day(4), _day(3)])
+        _check_result(instance, "contacts", CHECK_VALID, error, {_day(4): False, _day(3): False, _day(2): True})
         data = evaluate(data.cursor)
         (alert,) = webhook.received
         assert alert["kind"] == "check_failure" and alert["severity"] == "ERROR"
-        assert alert["check"] == "key_unique_non_null" and alert["asset"] == "intercom/contacts"
+        assert alert["check"] == CHECK_VALID and alert["asset"] == "intercom/contacts"
         assert alert["failing_partitions"] == [_day(4), _day(3)]
-        # Already reported: nothing new on the next evaluation.
+        assert alert["failure_details"] == {_day(4): f"defect in {_day(4)}", _day(3): f"defect in {_day(3)}"}
+        # Nothing new on the next evaluation.
         data = evaluate(data.cursor)
         assert len(webhook.received) == 1
-        _failed_check(instance, "conversation_parts", "conversation_parts_complete", AssetCheckSeverity.WARN, [_day(2)])
+        _check_result(instance, "conversation_parts", CHECK_VALID, warn, {_day(2): False})
         instance.report_runless_asset_event(
             FreshnessStateChange(
                 key=asset_key("companies"),
@@ -247,28 +229,21 @@ def test_check_failures_and_freshness_failures_are_alerted_once(token, webhook: 
             )
         )
         data = evaluate(data.cursor)
-        warn, fresh = webhook.received[1:]
-        assert (warn["check"], warn["severity"], warn["failing_partitions"]) == (
-            "conversation_parts_complete",
-            "WARN",
-            [_day(2)],
-        )
+        warned, fresh = webhook.received[1:]
+        assert (warned["check"], warned["severity"], warned["failing_partitions"]) == (CHECK_VALID, "WARN", [_day(2)])
         assert (fresh["kind"], fresh["asset"], fresh["freshness_state"]) == ("freshness", "intercom/companies", "FAIL")
+        # The next runs find the same defects again, and a run over older days passes there: not re-sent.
+        _check_result(instance, "contacts", CHECK_VALID, error, {_day(4): False, _day(3): False})
+        _check_result(instance, "conversation_parts", CHECK_VALID, warn, {_day(9): True, _day(8): True})
         data = evaluate(data.cursor)
-        assert len(webhook.received) == 3
-        # The next run finds the same defect again: not re-sent. A different one, or one after a pass, is.
-        _failed_check(instance, "contacts", "key_unique_non_null", AssetCheckSeverity.ERROR, [_day(4), _day(3)])
+        assert len(webhook.received) == 3 and "3 check partitions failing" in data.skip_message
+        # A new failing partition alerts for that partition only; one that passed and fails again alerts again.
+        _check_result(instance, "contacts", CHECK_VALID, error, {_day(4): True, _day(3): False, _day(1): False})
         data = evaluate(data.cursor)
-        assert len(webhook.received) == 3 and "1 repeated" in data.skip_message
-        _failed_check(instance, "contacts", "key_unique_non_null", AssetCheckSeverity.ERROR, [_day(3)])
-        data = evaluate(data.cursor)
-        assert webhook.received[-1]["failing_partitions"] == [_day(3)]
-        instance.report_runless_asset_event(
-            AssetCheckEvaluation(asset_key=asset_key("contacts"), check_name="key_unique_non_null", passed=True)
-        )
-        _failed_check(instance, "contacts", "key_unique_non_null", AssetCheckSeverity.ERROR, [_day(3)])
+        assert webhook.received[-1]["failing_partitions"] == [_day(1)]
+        _check_result(instance, "contacts", CHECK_VALID, error, {_day(4): False})
         evaluate(data.cursor)
-        assert len(webhook.received) == 5
+        assert webhook.received[-1]["failing_partitions"] == [_day(4)] and len(webhook.received) == 5
 
 
 def test_webhook_failure_is_logged_never_raised_and_hides_the_url(token, caplog) -> None:

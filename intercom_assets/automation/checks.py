@@ -1,36 +1,35 @@
-"""Data-quality checks and the freshness policy for every Intercom table, generated from the table registry.
+"""Data-quality checks for every Intercom table, generated from the registry and evaluated PER PARTITION.
 
-All checks live in ONE subsettable `@multi_asset_check` step: 13 tables x 3 checks as separate steps would cost
-Dagster tens of seconds of bookkeeping per run, while one step reads each stored partition once and evaluates
-everything on it. The step runs in the same run as the extraction (the job selects the group, which brings the
-checks of the selected assets along), examines every partition of the run's range, and yields ONE result per
-check whose metadata names the failing partitions.
+The checks are `check_specs` of the extraction multi-asset itself, partitioned like the tables: the step that
+commits a partition evaluates it and yields one `AssetCheckEvaluation` per check and partition, so the Checks tab
+shows each partition's own state and a run over old days never touches the verdict of a recent one. (A separate
+check step would be skipped whenever an output is not yielded, which honest snapshot tables and failed sources
+both do.)
 
-Freshness is a `FreshnessPolicy.time_window` on every asset spec (applied in definitions.py through
-`with_freshness_policy`, since assets.py stays policy-free), evaluated by Dagster's freshness daemon; the
-check-failure sensor alerts on its WARN/FAIL states. `build_last_update_freshness_checks` would need a sensor of
-its own to evaluate and add 13 more check results per evaluation, for the same verdict.
+ONE check per table, `partition_valid`, because each check evaluation costs several KB of instance storage per
+partition and a year of 30-minute ticks must fit a small instance. Its rules, named in the evaluation's
+description and `failed_rules` metadata when they fail:
+- ERROR: the key is never null and unique within the partition (`key`), every row's partition column lies inside
+  the partition's UTC day (`day`), the stored file's schema equals the declared one (`schema`), the file exists
+  and reads (`file`);
+- WARN, only when no ERROR rule failed: a parent has more parts than were stored (`part_cap`; the API returns only
+  the newest 500 parts of a conversation or ticket).
 
-The check specs are deliberately NOT partitioned: a partitioned check spec given a run-level result (a range run
-yields `partition=None`) leaves every partition of the check "skipped" in Dagster's check state, which hides the
-failure; an unpartitioned spec shows the latest run's verdict, which is what the alert sensor reads too.
+Freshness is a `FreshnessPolicy.time_window` on every asset spec, evaluated by Dagster's freshness daemon; the
+check-failure sensor alerts on its WARN/FAIL states.
 """
 
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster import (
-    AssetCheckExecutionContext,
+    AssetCheckEvaluation,
     AssetCheckKey,
-    AssetCheckResult,
-    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetsDefinition,
@@ -39,90 +38,86 @@ from dagster import (
     MetadataValue,
     apply_freshness_policy,
     map_asset_specs,
-    multi_asset_check,
 )
 from dagster._utils.schedules import cron_string_iterator
 
-from intercom_assets.assets import asset_key
+from intercom_assets.keys import asset_key
 from intercom_assets.lake.storage import ParquetStore
-from intercom_assets.partitions import key_start, trailing_window
-from intercom_assets.resources import ParquetStorageResource
+from intercom_assets.partitions import key_start
 from intercom_assets.tables import TABLES, TableSpec
 
-CHECKS_STEP = "intercom_checks"
-CHECK_KEY = "key_unique_non_null"
-CHECK_DAY = "rows_in_partition_day"
-CHECK_SCHEMA = "schema_unchanged"
-CHECK_PARTS = "conversation_parts_complete"
-PARTS_TABLE = "conversation_parts"
-PARTS_PARENT = "conversation_id"
-PARTS_TOTAL = "conversation_total_parts"
-# Metadata keys the alert sensor reads back.
-FAILING_PARTITIONS = "failing_partitions"
-DETAILS = "details"
-MAX_DETAILS = 50
+CHECK_VALID = "partition_valid"
 MAX_SAMPLES = 5
 READ_THREADS = 8
 
 
-def check_keys(tables: Sequence[TableSpec] = TABLES) -> list[AssetCheckKey]:
-    """Every check this module declares, for the alert sensor's queries."""
-    return [spec.key for spec in _check_specs(tables)]
+def has_parts_check(spec: TableSpec) -> bool:
+    """Tables whose rows are the parts of a capped parent (conversation or ticket parts)."""
+    return spec.part_total_column is not None and spec.parent_key is not None
 
 
-def _check_specs(tables: Sequence[TableSpec]) -> list[AssetCheckSpec]:
+def check_specs(
+    partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES
+) -> list[AssetCheckSpec]:
+    """The partitioned check spec of every table (attached to the extraction multi-asset)."""
     specs: list[AssetCheckSpec] = []
     for table in tables:
-        key = asset_key(table.name)
-        specs.append(
-            AssetCheckSpec(
-                CHECK_KEY,
-                asset=key,
-                description=f"{', '.join(table.key)}: never null and unique within each day partition.",
-            )
-        )
+        rules = [f"{', '.join(table.key)} never null and unique in the partition"]
         if not table.is_snapshot:
-            specs.append(
-                AssetCheckSpec(
-                    CHECK_DAY,
-                    asset=key,
-                    description=f"Every row's `{table.partition_column}` lies inside its partition's UTC day.",
-                )
-            )
+            rules.append(f"every row's `{table.partition_column}` inside the partition's UTC day")
+        rules.append("the stored file's schema equals the declared one")
+        warn = (
+            f"; WARN when one of its {table.parent} has more parts than were stored (the API returns the newest 500)"
+            if has_parts_check(table)
+            else ""
+        )
         specs.append(
             AssetCheckSpec(
-                CHECK_SCHEMA,
-                asset=key,
-                description="Each stored file's Arrow schema equals the declared one (no drift between days).",
+                CHECK_VALID,
+                asset=asset_key(table.name),
+                partitions_def=partitions_def,
+                description=f"ERROR unless {'; '.join(rules)}{warn}.",
             )
         )
-        if table.name == PARTS_TABLE:
-            specs.append(
-                AssetCheckSpec(
-                    CHECK_PARTS,
-                    asset=key,
-                    description=(
-                        "WARN when a conversation has more parts than were stored (the API returns only the "
-                        "newest 500 parts of a conversation)."
-                    ),
-                )
-            )
     return specs
 
 
+def check_keys(tables: Sequence[TableSpec] = TABLES) -> list[AssetCheckKey]:
+    """Every check key, for the alert sensor's queries."""
+    return [AssetCheckKey(asset_key(table.name), CHECK_VALID) for table in tables]
+
+
 @dataclass
-class Verdicts:
-    """Per check, the failing partitions of one table with a short reason each."""
+class PartitionVerdict:
+    """What the checks found in one stored partition of one table."""
 
-    checked: list[str] = field(default_factory=list)
-    failures: dict[str, dict[str, str]] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    table: TableSpec
+    partition: str
+    problems: dict[str, str] = field(default_factory=dict)  # rule -> what is wrong (partition_valid)
+    short_parents: dict[str, tuple[int, int]] = field(default_factory=dict)  # parent id -> (stored, total)
 
-    def fail(self, check_name: str, partition_key: str, reason: str, count: int = 1) -> None:
-        with self._lock:  # partitions of one table are evaluated in parallel threads
-            self.failures.setdefault(check_name, {})[partition_key] = reason
-            self.counts[check_name] = self.counts.get(check_name, 0) + count
+    def evaluations(self, wanted: Set[AssetCheckKey]) -> Iterator[AssetCheckEvaluation]:
+        """The partition's evaluation, if its check is wanted; metadata only when something failed (it is
+        stored for every partition of every run)."""
+        key = asset_key(self.table.name)
+        if AssetCheckKey(key, CHECK_VALID) not in wanted:
+            return
+        problems = dict(self.problems)
+        if self.short_parents:
+            samples = dict(sorted(self.short_parents.items())[:MAX_SAMPLES])
+            problems["part_cap"] = (
+                f"{self.table.parent} with more parts than stored: {len(self.short_parents)}; "
+                f"(stored, total): {samples}"
+            )
+        yield AssetCheckEvaluation(
+            asset_key=key,
+            check_name=CHECK_VALID,
+            passed=not problems,
+            partition=self.partition,
+            severity=AssetCheckSeverity.ERROR if self.problems else AssetCheckSeverity.WARN,
+            description="; ".join(f"{rule}: {text}" for rule, text in sorted(problems.items())) or None,
+            metadata={"failed_rules": MetadataValue.json(sorted(problems))} if problems else {},
+        )
 
 
 def _describe_schema_drift(actual: pa.Schema, declared: pa.Schema) -> str:
@@ -148,15 +143,10 @@ def _describe_schema_drift(actual: pa.Schema, declared: pa.Schema) -> str:
     return "; ".join(notes) or "schema differs"
 
 
-def _read_schema(store: ParquetStore, table: str, partition_key: str) -> pa.Schema:
-    with store.partition_path(table, partition_key).open("rb") as handle:
-        return pq.read_schema(handle)
-
-
-def _key_problems(data: pa.Table, key: tuple[str, ...]) -> tuple[int, str] | None:
+def _key_problem(data: pa.Table, key: tuple[str, ...]) -> str | None:
     nulls = {name: data.column(name).null_count for name in key if data.column(name).null_count}
     if nulls:
-        return sum(nulls.values()), f"null key values: {nulls}"
+        return f"null key values: {nulls}"
     if data.num_rows == 0:
         return None
     counts = data.select(list(key)).group_by(list(key)).aggregate([([], "count_all")])
@@ -167,166 +157,79 @@ def _key_problems(data: pa.Table, key: tuple[str, ...]) -> tuple[int, str] | Non
         "/".join(str(duplicated.column(name)[i].as_py()) for name in key)
         for i in range(min(MAX_SAMPLES, duplicated.num_rows))
     ]
-    return duplicated.num_rows, f"{duplicated.num_rows} duplicated keys, e.g. {samples}"
+    return f"{duplicated.num_rows} duplicated keys, e.g. {samples}"
 
 
-def _day_problems(data: pa.Table, column: str, partition_key: str) -> tuple[int, str] | None:
+def _day_problem(data: pa.Table, column: str, partition_key: str) -> str | None:
     start = key_start(partition_key)
-    end = start + timedelta(days=1)
     stamps = data.column(column)
     if stamps.null_count:
-        return stamps.null_count, f"{stamps.null_count} rows without {column}"
+        return f"{stamps.null_count} rows without {column}"
     if data.num_rows == 0:
         return None
     low = pa.scalar(start, type=stamps.type)
-    high = pa.scalar(end, type=stamps.type)
+    high = pa.scalar(start + timedelta(days=1), type=stamps.type)
     outside = pc.or_(pc.less(stamps, low), pc.greater_equal(stamps, high))
     bad = pc.sum(pc.cast(outside, pa.int64())).as_py() or 0
     if not bad:
         return None
-    first = pc.min(stamps).as_py()
-    last = pc.max(stamps).as_py()
-    return bad, f"{bad} rows outside {partition_key} (range {first:%Y-%m-%dT%H:%M:%S}..{last:%Y-%m-%dT%H:%M:%S})"
+    first, last = pc.min(stamps).as_py(), pc.max(stamps).as_py()
+    return f"{bad} rows outside {partition_key} (range {first:%Y-%m-%dT%H:%M:%S}..{last:%Y-%m-%dT%H:%M:%S})"
 
 
-def _parts_problems(data: pa.Table) -> tuple[int, str, dict[str, tuple[int, int]]] | None:
+def _short_parents(data: pa.Table, parent: str, total: str) -> dict[str, tuple[int, int]]:
     if data.num_rows == 0:
-        return None
-    grouped = data.group_by(PARTS_PARENT).aggregate([([], "count_all"), (PARTS_TOTAL, "max")])
-    stored = grouped.column("count_all").to_pylist()
-    totals = grouped.column(f"{PARTS_TOTAL}_max").to_pylist()
-    parents = grouped.column(PARTS_PARENT).to_pylist()
-    short = {
-        str(parent): (count, total)
-        for parent, count, total in zip(parents, stored, totals, strict=True)
-        if total is not None and total > count
+        return {}
+    grouped = data.group_by(parent).aggregate([([], "count_all"), (total, "max")])
+    return {
+        str(parent_id): (count, most)
+        for parent_id, count, most in zip(
+            grouped.column(parent).to_pylist(),
+            grouped.column("count_all").to_pylist(),
+            grouped.column(f"{total}_max").to_pylist(),
+            strict=True,
+        )
+        if most is not None and most > count
     }
-    if not short:
-        return None
-    samples = dict(sorted(short.items())[:MAX_SAMPLES])
-    return len(short), f"{len(short)} conversations with fewer stored parts than total, e.g. {samples}", short
 
 
-def evaluate_partition(store: ParquetStore, spec: TableSpec, partition_key: str, verdicts: Verdicts) -> None:
-    """Evaluate every check of one table on one stored partition (read once) and record what fails."""
+def evaluate_partition(store: ParquetStore, spec: TableSpec, partition_key: str) -> PartitionVerdict:
+    """Every check of one table on one stored partition, reading the file once (only the columns needed)."""
+    verdict = PartitionVerdict(spec, partition_key)
     try:
-        _evaluate_partition(store, spec, partition_key, verdicts)
+        with store.partition_path(spec.name, partition_key).open("rb") as handle:
+            actual = pq.read_schema(handle)
+        declared = spec.converter().schema
+        if not actual.equals(declared, check_metadata=False):
+            verdict.problems["schema"] = _describe_schema_drift(actual, declared)
+        wanted = [*spec.key, spec.partition_column, spec.parent_key, spec.part_total_column]
+        present = [name for name in dict.fromkeys(w for w in wanted if w) if name in actual.names]
+        data = store.read(spec.name, partition_key, columns=present)
     except FileNotFoundError:
-        verdicts.fail(CHECK_SCHEMA, partition_key, "no file stored for this partition")
+        verdict.problems["file"] = "no file stored for this partition"
+        return verdict
     except (OSError, pa.ArrowException) as error:
-        # A damaged file is a data problem to report, not a reason to crash the step and lose every other verdict.
-        verdicts.fail(CHECK_SCHEMA, partition_key, f"unreadable file: {type(error).__name__}: {error}"[:300])
-
-
-def _evaluate_partition(store: ParquetStore, spec: TableSpec, partition_key: str, verdicts: Verdicts) -> None:
-    declared = spec.converter().schema
-    if not store.exists(spec.name, partition_key):
-        raise FileNotFoundError(partition_key)
-    actual = _read_schema(store, spec.name, partition_key)
-    if not actual.equals(declared, check_metadata=False):
-        verdicts.fail(CHECK_SCHEMA, partition_key, _describe_schema_drift(actual, declared))
-    wanted = list(spec.key)
-    if spec.partition_column is not None:
-        wanted.append(spec.partition_column)
-    if spec.name == PARTS_TABLE:
-        wanted += [PARTS_PARENT, PARTS_TOTAL]
-    present = [name for name in dict.fromkeys(wanted) if name in actual.names]
-    data = store.read(spec.name, partition_key, columns=present)
+        # A damaged file is a finding to report, not a reason to lose every other verdict of the run.
+        verdict.problems["file"] = f"unreadable: {type(error).__name__}: {error}"[:300]
+        return verdict
     if any(name not in actual.names for name in spec.key):
-        verdicts.fail(CHECK_KEY, partition_key, "key column missing from the file")
-    else:
-        problem = _key_problems(data, spec.key)
-        if problem:
-            verdicts.fail(CHECK_KEY, partition_key, problem[1], problem[0])
+        verdict.problems["key"] = "key column missing from the file"
+    elif problem := _key_problem(data, spec.key):
+        verdict.problems["key"] = problem
     if spec.partition_column is not None:
         if spec.partition_column not in actual.names:
-            verdicts.fail(CHECK_DAY, partition_key, f"column {spec.partition_column} missing from the file")
-        else:
-            problem = _day_problems(data, spec.partition_column, partition_key)
-            if problem:
-                verdicts.fail(CHECK_DAY, partition_key, problem[1], problem[0])
-    if spec.name == PARTS_TABLE and PARTS_PARENT in actual.names and PARTS_TOTAL in actual.names:
-        parts = _parts_problems(data)
-        if parts:
-            verdicts.fail(CHECK_PARTS, partition_key, parts[1], parts[0])
+            verdict.problems["day"] = f"column {spec.partition_column} missing from the file"
+        elif problem := _day_problem(data, spec.partition_column, partition_key):
+            verdict.problems["day"] = problem
+    if has_parts_check(spec) and {spec.parent_key, spec.part_total_column} <= set(actual.names):
+        verdict.short_parents = _short_parents(data, spec.parent_key, spec.part_total_column)
+    return verdict
 
 
-def _result(spec: TableSpec, check_name: str, verdicts: Verdicts) -> AssetCheckResult:
-    failures = verdicts.failures.get(check_name, {})
-    failing = sorted(failures)
-    severity = AssetCheckSeverity.WARN if check_name == CHECK_PARTS else AssetCheckSeverity.ERROR
-    metadata: dict[str, Any] = {
-        "partitions_checked": len(verdicts.checked),
-        "partition_range": f"{verdicts.checked[0]}...{verdicts.checked[-1]}" if verdicts.checked else "none",
-        FAILING_PARTITIONS: MetadataValue.json(failing),
-        "failing_partition_count": len(failing),
-        "failing_rows_or_groups": verdicts.counts.get(check_name, 0),
-    }
-    if failures:
-        metadata[DETAILS] = MetadataValue.json({key: failures[key] for key in failing[:MAX_DETAILS]})
-    return AssetCheckResult(
-        asset_key=asset_key(spec.name),
-        check_name=check_name,
-        passed=not failing,
-        severity=severity,
-        metadata=metadata,
-        description=(
-            f"failed in {len(failing)} of {len(verdicts.checked)} partitions: {failing[:MAX_SAMPLES]}"
-            if failing
-            else None
-        ),
-    )
-
-
-def run_partition_keys(
-    context: AssetCheckExecutionContext, partitions_def: DailyPartitionsDefinition, window_days: int
-) -> list[str]:
-    """The run's partitions; a check launched alone without partitions looks at the attribution window."""
-    if context.has_partition_key_range or context.has_partition_key:
-        return list(context.partition_keys)
-    first, last = trailing_window(datetime.now(UTC).date(), window_days)
-    return [key for key in partitions_def.get_partition_keys() if first <= key <= last]
-
-
-def evaluate_tables(
-    store: ParquetStore, tables: Sequence[TableSpec], partition_keys: Sequence[str]
-) -> dict[str, Verdicts]:
-    """Verdicts per table over the given partitions; reads run in threads (object stores are latency-bound)."""
-    verdicts = {spec.name: Verdicts(checked=list(partition_keys)) for spec in tables}
-    tasks = [(spec, key) for spec in tables for key in partition_keys]
+def evaluate_partitions(store: ParquetStore, targets: Sequence[tuple[TableSpec, str]]) -> list[PartitionVerdict]:
+    """Verdicts for (table, partition) pairs; reads run in threads (object stores are latency-bound)."""
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        list(pool.map(lambda task: evaluate_partition(store, task[0], task[1], verdicts[task[0].name]), tasks))
-    return verdicts
-
-
-def build_intercom_checks(
-    partitions_def: DailyPartitionsDefinition, window_days: int, tables: Sequence[TableSpec] = TABLES
-) -> AssetChecksDefinition:
-    """One multi-asset check over every declared table (subsettable: a run evaluates its selected tables only)."""
-    by_name = {spec.name: spec for spec in tables}
-
-    @multi_asset_check(
-        name=CHECKS_STEP,
-        specs=_check_specs(tables),
-        can_subset=True,
-        description="Key, partition-day, schema and completeness checks over every partition of the run.",
-    )
-    def intercom_checks(
-        context: AssetCheckExecutionContext, parquet_storage: ParquetStorageResource
-    ) -> Iterator[AssetCheckResult]:
-        """Reads each selected table's partitions of the run once and yields one result per selected check."""
-        selected = context.selected_asset_check_keys
-        names = sorted({key.asset_key.path[-1] for key in selected})
-        specs = [by_name[name] for name in names]
-        keys = run_partition_keys(context, partitions_def, window_days)
-        context.log.info(f"Checking {len(specs)} tables over {len(keys)} partitions")
-        verdicts = evaluate_tables(parquet_storage.get_store(), specs, keys)
-        for spec in specs:
-            for check_key in sorted(selected, key=lambda k: k.name):
-                if check_key.asset_key == asset_key(spec.name):
-                    yield _result(spec, check_key.name, verdicts[spec.name])
-
-    return intercom_checks
+        return list(pool.map(lambda target: evaluate_partition(store, *target), targets))
 
 
 def cron_max_gap(cron: str) -> timedelta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from intercom_assets.assets import GROUP
+from intercom_assets.keys import GROUP
 
 INTERCOM_JOB = "intercom_job"
 

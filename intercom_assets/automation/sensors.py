@@ -30,15 +30,12 @@ from dagster import (
 )
 from dagster._core.definitions.freshness import FreshnessState
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-from dagster._core.storage.asset_check_execution_record import (
-    AssetCheckExecutionRecord,
-    AssetCheckExecutionRecordStatus,
-)
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from intercom_assets.assets import asset_key
 from intercom_assets.automation.alerts import Alert, send_alert
-from intercom_assets.automation.checks import DETAILS, FAILING_PARTITIONS, check_keys
+from intercom_assets.automation.checks import check_keys
 from intercom_assets.automation.schedules import (
     NO_TOKEN_REASON,
     TRIGGER_CATCHUP,
@@ -47,7 +44,9 @@ from intercom_assets.automation.schedules import (
     run_in_progress,
     token_is_set,
 )
+from intercom_assets.keys import asset_key
 from intercom_assets.partitions import keys_between, trailing_window
+from intercom_assets.reporting import window_tags
 from intercom_assets.settings import Settings
 from intercom_assets.tables import TABLES, TableSpec
 
@@ -57,7 +56,8 @@ CHECK_FAILURE_SENSOR = "intercom_check_failure_sensor"
 CATCHUP_INTERVAL_SECONDS = 60
 ALERT_INTERVAL_SECONDS = 60
 CATCHUP_RUN_KEY_PREFIX = "catchup:"
-MAX_RESULTS_PER_CHECK = 10
+MAX_DETAILS = 20
+FINISHED_CHECKS = {AssetCheckExecutionRecordStatus.FAILED, AssetCheckExecutionRecordStatus.SUCCEEDED}
 ALERTING_FRESHNESS = (FreshnessState.WARN, FreshnessState.FAIL)
 
 
@@ -146,7 +146,12 @@ def build_catchup_sensor(
                 continue
             return SensorResult(
                 run_requests=[
-                    RunRequest(run_key=run_key, tags={**range_tags(first, last), TRIGGER_TAG: TRIGGER_CATCHUP})
+                    RunRequest(
+                        run_key=run_key,
+                        tags={**range_tags(first, last), **window_tags(first, last), TRIGGER_TAG: TRIGGER_CATCHUP},
+                        # Snapshot tables cannot be extracted for past days: a catch-up run never plans them.
+                        asset_selection=[asset_key(spec.name) for spec in incremental_tables()],
+                    )
                 ],
                 cursor=json.dumps({"launched": sorted(launched | {run_key})}),
             )
@@ -216,74 +221,68 @@ def build_run_failure_sensor(settings: Settings) -> SensorDefinition:
     return intercom_run_failure_sensor
 
 
-def check_failure_alert(record: AssetCheckExecutionRecord) -> Alert:
-    """An alert from a failed check execution record (its evaluation event carries severity and metadata)."""
-    evaluation = record.event.dagster_event.event_specific_data if record.event else None
-    metadata = getattr(evaluation, "metadata", {}) or {}
-    failing = metadata.get(FAILING_PARTITIONS)
-    details = metadata.get(DETAILS)
-    severity = getattr(getattr(evaluation, "severity", None), "value", "ERROR")
-    target = record.key.asset_key.to_user_string()
-    return Alert(
-        kind="check_failure",
-        severity=severity,
-        summary=f"Check {record.key.name} on {target} failed ({severity})"
-        + (f" in partitions {failing.value[:10]}" if failing is not None else ""),
-        details={
-            "check": record.key.name,
-            "asset": target,
-            "run_id": record.run_id,
-            "failing_partitions": failing.value if failing is not None else [],
-            "failure_details": details.value if details is not None else {},
-            "description": getattr(evaluation, "description", None),
-        },
+def _evaluation(instance: DagsterInstance, key: AssetCheckKey, partition: str) -> Any:
+    """The latest finished evaluation of one check on one partition (severity, description), from Dagster's
+    check-execution table (storage ids of events are not comparable across SQLite's per-run shards)."""
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=1, status=FINISHED_CHECKS, partition_filter=PartitionKeyFilter(key=partition)
     )
+    record = history[0] if history else None
+    return record.event.dagster_event.event_specific_data if record and record.event else None
 
 
-def _new_check_results(
-    instance: DagsterInstance, keys: Sequence[AssetCheckKey], after_id: int | None
-) -> tuple[list[AssetCheckExecutionRecord], int]:
-    """Finished check executions newer than after_id, oldest first (on a first evaluation: the latest of each).
+def check_state_changes(
+    instance: DagsterInstance, keys: Sequence[AssetCheckKey], after_id: int | None, failing: dict[str, str]
+) -> tuple[list[Alert], int | None]:
+    """Alerts for (check, partition) pairs whose state turned failing (or changed severity) since `after_id`.
 
-    Only keys whose latest execution is new are looked up further, so a quiet tick costs one indexed query.
+    One alert per check and change: a defect stays in the attribution window for weeks and every 30-minute run
+    re-evaluates it, but it is reported once, when it appears; a later pass clears it, so a relapse alerts
+    again. `failing` (key "asset:check:partition" -> severity) is updated in place. Returns the alerts and the
+    newest check-evaluation storage id seen.
     """
-    storage = instance.event_log_storage
-    latest = storage.get_latest_asset_check_execution_by_key(list(keys))
-    newest_id = max([after_id or 0, *(record.id for record in latest.values())])
-    finished = {AssetCheckExecutionRecordStatus.FAILED, AssetCheckExecutionRecordStatus.SUCCEEDED}
-    if after_id is None:
-        return sorted((r for r in latest.values() if r.status in finished), key=lambda r: r.id), newest_id
-    results = []
-    for key, record in latest.items():
-        if record.id <= after_id:
+    infos = instance.event_log_storage.get_asset_check_partition_info(list(keys), after_storage_id=after_id)
+    newest = after_id
+    changed: dict[AssetCheckKey, list[str]] = {}
+    for info in infos:
+        storage_id = info.latest_check_event_storage_id
+        if storage_id is None or (after_id is not None and storage_id <= after_id):
             continue
-        history = storage.get_asset_check_execution_history(key, limit=MAX_RESULTS_PER_CHECK, status=finished)
-        results += [r for r in history if r.id > after_id]
-    return sorted(results, key=lambda r: r.id), newest_id
-
-
-def check_alerts(results: Sequence[AssetCheckExecutionRecord], reported: dict[str, str]) -> tuple[list[Alert], int]:
-    """Alerts for failed results, except a failure identical to the one already reported for that check.
-
-    A defect stays inside the attribution window for weeks and every 30-minute run finds it again: alerting
-    once per distinct failure (severity and failing partitions) keeps the channel readable. A passing result
-    clears the memory, so the next failure alerts again. `reported` is updated in place.
-    """
-    alerts: list[Alert] = []
-    suppressed = 0
-    for record in results:
-        name = f"{record.key.asset_key.to_user_string()}:{record.key.name}"
-        if record.status != AssetCheckExecutionRecordStatus.FAILED:
-            reported.pop(name, None)
-            continue
-        alert = check_failure_alert(record)
-        signature = json.dumps([alert.severity, alert.details["failing_partitions"]])
-        if reported.get(name) == signature:
-            suppressed += 1
-            continue
-        reported[name] = signature
-        alerts.append(alert)
-    return alerts, suppressed
+        newest = max(newest or 0, storage_id)
+        name = f"{info.check_key.asset_key.to_user_string()}:{info.check_key.name}:{info.partition_key}"
+        if info.latest_execution_status == AssetCheckExecutionRecordStatus.SUCCEEDED:
+            failing.pop(name, None)
+        elif info.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED:
+            changed.setdefault(info.check_key, []).append(str(info.partition_key))
+    alerts = []
+    for check_key, partitions in sorted(changed.items(), key=lambda item: item[0].to_user_string()):
+        target = check_key.asset_key.to_user_string()
+        new: dict[str, list[tuple[str, str | None]]] = {}
+        for partition in sorted(partitions):
+            evaluation = _evaluation(instance, check_key, partition)
+            severity = getattr(getattr(evaluation, "severity", None), "value", "ERROR")
+            name = f"{target}:{check_key.name}:{partition}"
+            if failing.get(name) == severity:
+                continue
+            failing[name] = severity
+            new.setdefault(severity, []).append((partition, getattr(evaluation, "description", None)))
+        for severity, found in sorted(new.items()):
+            partitions = [partition for partition, _ in found]
+            alerts.append(
+                Alert(
+                    kind="check_failure",
+                    severity=severity,
+                    summary=f"Check {check_key.name} on {target} failed ({severity}) in "
+                    f"{len(partitions)} partitions: {partitions[:10]}",
+                    details={
+                        "check": check_key.name,
+                        "asset": target,
+                        "failing_partitions": partitions,
+                        "failure_details": {p: d for p, d in found[:MAX_DETAILS] if d},
+                    },
+                )
+            )
+    return alerts, newest
 
 
 def _new_freshness_alerts(
@@ -317,10 +316,11 @@ def _new_freshness_alerts(
 
 
 def build_check_failure_sensor(settings: Settings, tables: Sequence[TableSpec] = TABLES) -> SensorDefinition:
-    """Alerts on failed asset checks (ERROR and WARN) and on assets turning stale under their freshness policy.
+    """Alerts on checks that start failing (ERROR and WARN), per partition, and on assets turning stale under
+    their freshness policy.
 
     It reads Dagster's check-execution table (indexed, cheap on sqlite and postgres alike) rather than scanning
-    the event log, and the freshness daemon's state records; the cursor remembers what was already reported.
+    the event log, and the freshness daemon's state records; the cursor remembers what is already reported.
     """
     keys = check_keys(tables)
     asset_keys = [asset_key(spec.name) for spec in tables]
@@ -329,22 +329,21 @@ def build_check_failure_sensor(settings: Settings, tables: Sequence[TableSpec] =
         name=CHECK_FAILURE_SENSOR,
         minimum_interval_seconds=ALERT_INTERVAL_SECONDS,
         default_status=DefaultSensorStatus.RUNNING,
-        description="Logs a JSON alert (and POSTs it to INTERCOM_ALERT_WEBHOOK_URL) for each failed check "
-        "and each asset whose freshness turns WARN or FAIL.",
+        description="Logs a JSON alert (and POSTs it to INTERCOM_ALERT_WEBHOOK_URL) once per check, partition "
+        "and change of state, and for each asset whose freshness turns WARN or FAIL.",
     )
     def intercom_check_failure_sensor(context: SensorEvaluationContext) -> SensorResult:
         state = json.loads(context.cursor) if context.cursor else {}
-        results, newest_id = _new_check_results(context.instance, keys, state.get("check_id"))
-        reported = dict(state.get("reported", {}))
-        alerts, suppressed = check_alerts(results, reported)
+        failing = dict(state.get("failing", {}))
+        alerts, newest_id = check_state_changes(context.instance, keys, state.get("check_id"), failing)
         freshness_alerts, seen = _new_freshness_alerts(context.instance, asset_keys, state.get("freshness", {}))
         alerts += freshness_alerts
         for alert in alerts:
             send_alert(alert, settings.alert_webhook_url)
-        cursor = json.dumps({"check_id": newest_id, "reported": reported, "freshness": seen}, sort_keys=True)
+        cursor = json.dumps({"check_id": newest_id, "failing": failing, "freshness": seen}, sort_keys=True)
         if alerts:
             context.log.info(f"Sent {len(alerts)} alerts: {[a.summary for a in alerts][:10]}")
-        message = f"Sent {len(alerts)} alerts; {suppressed} repeated failures not re-sent."
+        message = f"Sent {len(alerts)} alerts; {len(failing)} check partitions failing (reported once each)."
         return SensorResult(skip_reason=SkipReason(message), cursor=cursor)
 
     return intercom_check_failure_sensor

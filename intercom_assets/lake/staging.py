@@ -33,21 +33,6 @@ class StagedPartition:
     row_count: int
 
 
-@dataclass(frozen=True)
-class KeepExisting:
-    """A snapshot table's partition that is not today's: its stored file stays as it is."""
-
-
-@dataclass(frozen=True)
-class EmptyPlaceholder:
-    """A snapshot table's partition that was never written: it gets an empty file of the table's schema."""
-
-    schema: pa.Schema
-
-
-PartitionOutput = StagedPartition | KeepExisting | EmptyPlaceholder
-
-
 @dataclass
 class StageCounts:
     """What happened to the rows offered to a table (for metadata and logs)."""
@@ -227,7 +212,11 @@ class TableStager:
 
 @dataclass
 class StagedTable:
-    """A table's outcome for the run: what each partition becomes, and counters."""
+    """A table's outcome for the run: the staged file of each partition it writes, and counters.
 
-    partitions: dict[str, PartitionOutput]
+    An incremental table stages every partition of the run's range (an empty file for a quiet day); a snapshot
+    table only the day of extraction, and nothing when the range does not include today.
+    """
+
+    partitions: dict[str, StagedPartition]
     counts: StageCounts = field(default_factory=StageCounts)

@@ -67,6 +67,18 @@ class ParquetStore:
     def partition_path(self, table: str, partition_key: str) -> UPath:
         return self.table_dir(table) / partition_dir_name(partition_key) / PART_FILE
 
+    def stored_partitions(self, table: str) -> set[str]:
+        """Partition keys that have a file, from one directory listing (one request on an object store)."""
+        directory = self.table_dir(table)
+        if not directory.exists():
+            return set()
+        prefix = partition_dir_name("")
+        return {
+            path.parent.name[len(prefix):]
+            for path in directory.glob(f"{prefix}*/{PART_FILE}")
+            if path.parent.name.startswith(prefix)
+        }
+
     def exists(self, table: str, partition_key: str) -> bool:
         return self.partition_path(table, partition_key).exists()
 

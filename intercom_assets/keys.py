@@ -1,0 +1,23 @@
+"""Names the code location gives its assets, steps and pool, shared by assets, checks, jobs and sensors."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+GROUP = "intercom"
+KEY_PREFIX = "intercom"
+SOURCE_GROUP = "intercom_api"
+EXTRACT_STEP = "intercom_extract"
+IO_MANAGER_KEY = "intercom_parquet_io_manager"
+# One slot (dagster.yaml): two runs never scroll companies at once nor write the same partition at the same time.
+POOL = "intercom_api"
+
+
+def asset_key(table: str) -> AssetKey:
+    """`intercom/<table>`."""
+    return AssetKey([KEY_PREFIX, table])
+
+
+def source_key(source: str) -> AssetKey:
+    """`intercom_api/<source>`: the API pass a table's rows come from (an external asset, for lineage)."""
+    return AssetKey([SOURCE_GROUP, source])
