@@ -2,29 +2,62 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install test lint demo dev bench clean
+# The lock: the exact version of every package tested (Python 3.11, Linux), for setup.py with all its extras and
+# for pyproject.toml's build requirements. `make lock` writes it. Every install takes it as pip constraints, so the
+# venv's bundled pip has nothing left to resolve and needs no upgrade. It is passed as PIP_CONSTRAINT (not -c) so
+# that it also reaches the isolated build of the editable install (setuptools).
+LOCK := requirements/constraints.txt
+PIP_INSTALL := PIP_CONSTRAINT=$(CURDIR)/$(LOCK) $(PY) -m pip install --quiet
+# What `make demo` and `make dev` need: the product only (install_requires).
+STAMP := $(VENV)/.installed
+# What `make test`, `make lint` and `make bench` need: the product and the dev extra.
+DEV_STAMP := $(VENV)/.installed-dev
+# `make lock` installs this uv into the venv; `make lock UPGRADE=1` moves every pin to the newest allowed version.
+UV_VERSION := 0.13.9
 
-$(STAMP): setup.py pyproject.toml
+.PHONY: install install-dev lock test lint demo dev bench clean
+
+$(VENV)/pyvenv.cfg:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): setup.py pyproject.toml $(LOCK) | $(VENV)/pyvenv.cfg
+	$(PIP_INSTALL) -e .
 	touch $(STAMP)
 
+# The dev set includes the product set, from the same lock: both stamps are then current.
+$(DEV_STAMP): setup.py pyproject.toml $(LOCK) | $(VENV)/pyvenv.cfg
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $(STAMP) $(DEV_STAMP)
+
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
+
+# Re-resolve from setup.py, keeping every version already in the lock that still fits (UPGRADE=1: newest instead).
+# The lock is rewritten only when its content changes, so an unchanged lock triggers no reinstall.
+lock: | $(VENV)/pyvenv.cfg
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	cp $(LOCK) $(VENV)/lock.txt 2>/dev/null || : > $(VENV)/lock.txt
+	$(PY) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" \
+	| $(VENV)/bin/uv pip compile --quiet --no-config setup.py - --all-extras \
+	    --python-version 3.11 --python-platform linux --custom-compile-command 'make lock' \
+	    $(if $(UPGRADE),--upgrade) --output-file $(VENV)/lock.txt
+	@mkdir -p $(dir $(LOCK))
+	@if cmp -s $(VENV)/lock.txt $(LOCK); then rm $(VENV)/lock.txt; echo "$(LOCK) unchanged"; \
+	else mv $(VENV)/lock.txt $(LOCK) && echo "$(LOCK) written"; fi
 
 dagster-home: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
 	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks
 
 demo: dagster-home
@@ -33,7 +66,7 @@ demo: dagster-home
 dev: dagster-home
 	$(PY) -m intercom_assets_tests.dev
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(PY) -m benchmarks.run
 
 clean:

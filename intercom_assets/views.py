@@ -29,12 +29,15 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import duckdb
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from intercom_assets.schemas import EXTRACTED_AT_COLUMN
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
+
+if TYPE_CHECKING:
+    import duckdb
 
 VIEW_SUFFIX = "_current"
 PARTITION_COLUMN = "date"
@@ -47,6 +50,19 @@ class ViewResult:
     table: str
     view: str | None
     note: str
+
+
+def _duckdb() -> ModuleType:
+    """DuckDB, imported on first use: the product install leaves it out (it is the `views` extra)."""
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise ModuleNotFoundError(
+            "intercom_assets.views needs DuckDB, which the product install leaves out: "
+            "pip install -e '.[views]' (the .venv of `make test` has it)",
+            name="duckdb",
+        ) from exc
+    return duckdb
 
 
 def _ident(name: str) -> str:
@@ -153,7 +169,7 @@ def enable_remote(con: duckdb.DuckDBPyConnection, root: str) -> str:
             con.execute("LOAD httpfs")
             con.execute(_s3_secret_sql())
             return "httpfs"
-        except duckdb.Error:
+        except _duckdb().Error:
             pass
     import fsspec
 
@@ -163,7 +179,7 @@ def enable_remote(con: duckdb.DuckDBPyConnection, root: str) -> str:
 
 def connect(db: str, root: str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open a views database; with an object-store root, make that root readable first."""
-    con = duckdb.connect(db, read_only=read_only)
+    con = _duckdb().connect(db, read_only=read_only)
     if root is not None and _is_remote(root):
         enable_remote(con, root)
     return con
@@ -205,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", help="Parquet root (default: INTERCOM_PARQUET_ROOT, else data/intercom)")
     parser.add_argument("--db", required=True, help="DuckDB database file to create or update")
     args = parser.parse_args(argv)
+    try:
+        _duckdb()
+    except ModuleNotFoundError as exc:
+        parser.exit(2, f"{exc}\n")
     root = args.root or load_settings().parquet_root
     if not _is_remote(root):
         root = os.path.abspath(root)
