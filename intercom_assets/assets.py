@@ -36,9 +36,9 @@ from dagster import (
     multi_asset,
 )
 
-from intercom_assets.automation.checks import check_specs, evaluate_partitions
+from intercom_assets.automation.checks import check_specs, evaluate_partitions, latest_materializations
 from intercom_assets.extract import ExtractionResult, Window, extract
-from intercom_assets.keys import EXTRACT_STEP, GROUP, IO_MANAGER_KEY, POOL, asset_key, source_key
+from intercom_assets.keys import EXTRACT_STEP, GROUP, IO_MANAGER_KEY, POOL, SNAPSHOT_GROUP, asset_key, source_key
 from intercom_assets.lake.io_manager import commit_partition, partition_facts
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import DATE_FORMAT
@@ -64,7 +64,7 @@ def _out(spec: TableSpec) -> AssetOut:
     return AssetOut(
         key=asset_key(spec.name),
         description=_describe(spec),
-        group_name=GROUP,
+        group_name=SNAPSHOT_GROUP if spec.is_snapshot else GROUP,
         metadata={
             "dagster/column_schema": column_schema(spec),
             "primary_key": list(spec.key),
@@ -205,8 +205,10 @@ def build_intercom_assets(
                     )
                 yield Output(staged, output_name=spec.name)
             wanted = set(context.selected_asset_check_keys)
+            targets = {spec.name: latest_materializations(context.instance, spec.name, window.partition_keys)
+                       for spec in selected}
             for verdict in evaluate_partitions(store, _check_targets(selected, window, result, store)):
-                yield from verdict.evaluations(wanted)
+                yield from verdict.evaluations(wanted, targets[verdict.table.name].get(verdict.partition))
             failed = sorted(result.failures)
             context.instance.add_run_tags(context.run_id, run_figure_tags(stats, seconds, failed))
             context.log.info(summary_line((first, last, len(window.partition_keys)), stats, per_endpoint, seconds,

@@ -247,12 +247,19 @@ class Extractor:
         return to_fetch
 
     def _stored_parts(self, key: str) -> pa.Table | None:
+        """Stored parts of a day in the run's range, if their file has today's declared schema.
+
+        A file written under an older declaration is not reused: its conversations are fetched again, so the
+        rewritten partition has the current schema throughout.
+        """
         if key not in self.window.partition_keys or self.store is None:
             return None
         try:
-            return self.store.read("conversation_parts", key)
+            stored = self.store.read("conversation_parts", key)
         except FileNotFoundError:
             return None
+        declared = self.stagers["conversation_parts"].converter.schema
+        return stored if stored.schema.equals(declared, check_metadata=False) else None
 
 
 def _versions(parts: pa.Table) -> dict[str, int]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dagster import AssetKey
 
-GROUP = "intercom"
+GROUP = "intercom"  # tables with history: a row lands in the day of its replication timestamp
+SNAPSHOT_GROUP = "intercom_snapshots"  # small lists: one snapshot on the day of extraction, no history
 KEY_PREFIX = "intercom"
 SOURCE_GROUP = "intercom_api"
 EXTRACT_STEP = "intercom_extract"

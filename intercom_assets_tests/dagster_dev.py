@@ -137,20 +137,28 @@ def running_dagster_dev(workdir: Path, intercom_env: Mapping[str, str], server_l
         stop_process_group(process, timeout=30)
 
 
-@pytest.fixture(name="dagster_dev")
-def dagster_dev_fixture(tmp_path: Path) -> Iterator[DagsterDev]:
-    """`dagster dev` with its own DAGSTER_HOME, automation off, against the test server; stopped as a group."""
+@contextmanager
+def bundled_dagster_dev(workdir: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[DagsterDev]:
+    """`dagster dev` with its own DAGSTER_HOME, automation off, against the bundled test server."""
     today = datetime.now(UTC).date()
-    server_log = tmp_path / "server.log"
+    server_log = workdir / "server.log"
     with bundled_server(server_log) as api_url:
         env = {
             "INTERCOM_ACCESS_TOKEN": DEMO_TOKEN,
             "INTERCOM_BASE_URL": api_url,
             "INTERCOM_START_DATE": (today - timedelta(days=10)).isoformat(),
             "INTERCOM_AUTOMATION": "off",
+            **(extra_env or {}),
         }
-        with running_dagster_dev(tmp_path, env, server_log) as dev:
+        with running_dagster_dev(workdir, env, server_log) as dev:
             yield dev
+
+
+@pytest.fixture(name="dagster_dev")
+def dagster_dev_fixture(tmp_path: Path) -> Iterator[DagsterDev]:
+    """`dagster dev` against the bundled test server; stopped as a group."""
+    with bundled_dagster_dev(tmp_path) as dev:
+        yield dev
 
 
 @contextmanager
@@ -184,6 +192,19 @@ query Backfill($id: String!) {
 }"""
 
 
+def backfill(dev: DagsterDev, tables: list[str], days: list[str], title: str) -> dict[str, Any]:
+    """What the UI launches for a partition backfill of these tables over these days; waits until it ends."""
+    params = {
+        "assetSelection": [{"path": ["intercom", table]} for table in tables],
+        "partitionNames": days,
+        "fromFailure": False,
+        "title": title,
+    }
+    launched = dev.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    return wait_for_backfill(dev, launched["backfillId"])
+
+
 def wait_for_backfill(dev: DagsterDev, backfill_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + BACKFILL_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -215,3 +236,22 @@ def launch_run(dev: DagsterDev, job_name: str, tags: Mapping[str, str]) -> str:
     launched = dev.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return launched["run"]["runId"]
+
+
+RUN_STATUS = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) { __typename ... on Run { status } ... on Error { message } }
+}"""
+RUN_FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def wait_for_run(dev: DagsterDev, run_id: str, timeout: float = BACKFILL_TIMEOUT_SECONDS) -> str:
+    """Poll a run through GraphQL, as the UI does, until it finishes; returns its final status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = dev.graphql(RUN_STATUS, {"runId": run_id})["runOrError"]
+        assert run["__typename"] == "Run", run
+        if run["status"] in RUN_FINISHED:
+            return run["status"]
+        time.sleep(2)
+    raise AssertionError(f"run {run_id} not finished within {timeout:.0f} s")

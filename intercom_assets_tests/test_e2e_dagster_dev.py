@@ -15,14 +15,13 @@ import pyarrow.parquet as pq
 
 from intercom_assets.tables import TABLES
 from intercom_assets_tests.dagster_dev import (
-    LAUNCH,
     LOCATION,
     REPOSITORY,
     DagsterDev,
     dagster_dev_fixture,  # noqa: F401 (the `dagster_dev` fixture)
 )
+from intercom_assets_tests.dagster_dev import backfill as _backfill
 from intercom_assets_tests.dagster_dev import explain_failure as _explain_failure
-from intercom_assets_tests.dagster_dev import wait_for_backfill as _wait_for_backfill
 
 DAYS = 3
 SCHEDULE = "intercom_attribution_window_schedule"
@@ -44,24 +43,17 @@ query Instigators($selector: RepositorySelector!) {
 
 
 def test_ui_backfill_of_every_table_through_dagster_dev(dagster_dev: DagsterDev) -> None:
-    """Launch what the UI launches for 3 days of all 13 tables, and find every file the run should write."""
+    """Launch what the UI launches for 3 days of the history tables (one run), then today's snapshots, and find
+    every file the runs should write."""
     today = datetime.now(UTC).date()
     days = [(today - timedelta(days=offset)).isoformat() for offset in reversed(range(DAYS))]
-    tables = [spec.name for spec in TABLES]
-    assert len(tables) == 13
+    history = [spec.name for spec in TABLES if not spec.is_snapshot]
+    snapshots = [spec.name for spec in TABLES if spec.is_snapshot]
+    assert len(history) + len(snapshots) == 13
     with _explain_failure(dagster_dev):
-        params = {
-            "assetSelection": [{"path": ["intercom", table]} for table in tables],
-            "partitionNames": days,
-            "fromFailure": False,
-            "title": "e2e backfill",
-        }
-        launched = dagster_dev.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
-
         started = time.monotonic()
-        backfill = _wait_for_backfill(dagster_dev, launched["backfillId"])
-        print(f"backfill {launched['backfillId']} {backfill['status']} in {time.monotonic() - started:.0f} s")
+        backfill = _backfill(dagster_dev, history, days, "e2e backfill")
+        print(f"backfill {backfill['status']} in {time.monotonic() - started:.0f} s")
         assert backfill["status"] in {"COMPLETED", "COMPLETED_SUCCESS"}, backfill
         assert len(backfill["runs"]) == 1, f"expected one single-run backfill, got {backfill['runs']}"
         run = backfill["runs"][0]
@@ -69,10 +61,14 @@ def test_ui_backfill_of_every_table_through_dagster_dev(dagster_dev: DagsterDev)
         tags = {tag["key"]: tag["value"] for tag in run["tags"]}
         assert tags.get("dagster/asset_partition_range_start") == days[0], tags
         assert tags.get("dagster/asset_partition_range_end") == days[-1], tags
+        assert tags.get("intercom/window") == f"{days[0]}...{days[-1]}", tags
+        backfill = _backfill(dagster_dev, snapshots, [today.isoformat()], "today's snapshots")
+        assert backfill["status"] in {"COMPLETED", "COMPLETED_SUCCESS"}, backfill
 
         root = dagster_dev.parquet_root
-        for table in tables:
-            for day in days:
+        for table in history + snapshots:
+            expected_days = days if table in history else [today.isoformat()]
+            for day in expected_days:
                 path = root / table / f"date={day}" / "part-0.parquet"
                 assert path.is_file(), f"missing {path}"
             glob = str(root / table / "*" / "*.parquet")
@@ -82,7 +78,7 @@ def test_ui_backfill_of_every_table_through_dagster_dev(dagster_dev: DagsterDev)
             count = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning=true)").fetchall()[0]
             on_disk = sum(pq.ParquetFile(file).metadata.num_rows for file in (root / table).glob("*/*.parquet"))
             assert count == (on_disk,), (table, count, on_disk)
-            assert {row[0] for row in stored_days} <= set(days), (table, stored_days)
+            assert {row[0] for row in stored_days} <= set(expected_days), (table, stored_days)
         admins = str(root / "admins" / f"date={today.isoformat()}" / "part-0.parquet")
         assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{admins}')").fetchall()[0][0] > 0
 

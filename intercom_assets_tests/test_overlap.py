@@ -93,7 +93,7 @@ def _schedule_tags(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> d
 def _launch_backfill(dev: DagsterDev) -> str:
     """What the UI sends for a backfill of every table over BACKFILL_DAYS."""
     params = {
-        "assetSelection": [{"path": ["intercom", spec.name]} for spec in TABLES],
+        "assetSelection": [{"path": ["intercom", spec.name]} for spec in TABLES if not spec.is_snapshot],
         "partitionNames": keys_between(*BACKFILL_DAYS),
         "fromFailure": False,
         "title": "overlapping UI backfill",
@@ -177,9 +177,11 @@ def test_schedule_run_and_ui_backfill_over_overlapping_days_take_turns(
     root = dev.parquet_root
     expected = _expected(server, BACKFILL_DAYS[0], SCHEDULE_DAYS[1])
     for spec in TABLES:
+        if spec.is_snapshot:
+            assert not (root / spec.name).exists(), f"{spec.name}: no snapshot for days before today"
+            continue
         for day in keys_between(BACKFILL_DAYS[0], SCHEDULE_DAYS[1]):
             assert (root / spec.name / f"date={day}" / PART_FILE).is_file(), (spec.name, day)
-            if not spec.is_snapshot:
-                assert _stored(root, spec.name, day) == expected[spec.name].get(day, set()), (spec.name, day)
+            assert _stored(root, spec.name, day) == expected[spec.name].get(day, set()), (spec.name, day)
     assert sum(len(ids) for ids in expected["conversations"].values()) > 10, "the window must hold real data"
     assert not list(root.rglob(f"{TEMP_PREFIX}*")), "no temporaries are left behind"

@@ -33,6 +33,8 @@ from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES
 from intercom_assets.views import create_views, enable_remote
 
+# The test ranges end before today: only the history tables are written (snapshots are taken on today only).
+HISTORY = [spec for spec in TABLES if not spec.is_snapshot]
 BUCKET = "intercom-lake"
 PREFIX = "replica/v1"
 FIRST, LAST = "2026-11-10", "2026-11-20"
@@ -102,7 +104,7 @@ def _ids_by_day(server, kind: str) -> dict[str, set[str]]:
 
 def _expected_keys(first: str = FIRST, last: str = LAST) -> list[str]:
     return sorted(f"{PREFIX}/{spec.name}/date={day}/part-0.parquet"
-                  for spec in TABLES for day in keys_between(first, last))
+                  for spec in HISTORY for day in keys_between(first, last))
 
 
 def test_every_table_lands_on_s3_and_reads_back_as_one_dataset(s3: S3, intercom_server) -> None:
@@ -111,7 +113,7 @@ def test_every_table_lands_on_s3_and_reads_back_as_one_dataset(s3: S3, intercom_
     assert s3.keys() == _expected_keys()
 
     filesystem = s3.pyarrow_fs()
-    for spec in TABLES:
+    for spec in HISTORY:
         dataset = ds.dataset(f"{BUCKET}/{PREFIX}/{spec.name}", filesystem=filesystem, format="parquet",
                              partitioning="hive")
         table = dataset.to_table()

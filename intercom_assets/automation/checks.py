@@ -32,12 +32,18 @@ from dagster import (
     AssetCheckKey,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetRecordsFilter,
     AssetsDefinition,
+    DagsterEventType,
+    DagsterInstance,
     DailyPartitionsDefinition,
     FreshnessPolicy,
     MetadataValue,
     apply_freshness_policy,
     map_asset_specs,
+)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
 )
 from dagster._utils.schedules import cron_string_iterator
 
@@ -87,6 +93,32 @@ def check_keys(tables: Sequence[TableSpec] = TABLES) -> list[AssetCheckKey]:
     return [AssetCheckKey(asset_key(table.name), CHECK_VALID) for table in tables]
 
 
+def latest_materializations(
+    instance: DagsterInstance, table: str, partitions: Sequence[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """The newest materialization of each partition, as the target a check evaluation must name.
+
+    Dagster shows a partition's check state only while its latest evaluation targets the partition's latest
+    materialization; an evaluation yielded by hand names none unless it is given here. One query per table.
+    """
+    key = asset_key(table)
+    latest = instance.event_log_storage.get_latest_storage_id_by_partition(
+        key, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(partitions)
+    )
+    if not latest:
+        return {}
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())), limit=len(latest)
+    ).records
+    return {
+        record.partition_key: AssetCheckEvaluationTargetMaterializationData(
+            storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+        )
+        for record in records
+        if record.partition_key is not None
+    }
+
+
 @dataclass
 class PartitionVerdict:
     """What the checks found in one stored partition of one table."""
@@ -96,9 +128,13 @@ class PartitionVerdict:
     problems: dict[str, str] = field(default_factory=dict)  # rule -> what is wrong (partition_valid)
     short_parents: dict[str, tuple[int, int]] = field(default_factory=dict)  # parent id -> (stored, total)
 
-    def evaluations(self, wanted: Set[AssetCheckKey]) -> Iterator[AssetCheckEvaluation]:
-        """The partition's evaluation, if its check is wanted; metadata only when something failed (it is
-        stored for every partition of every run)."""
+    def evaluations(
+        self,
+        wanted: Set[AssetCheckKey],
+        target: AssetCheckEvaluationTargetMaterializationData | None = None,
+    ) -> Iterator[AssetCheckEvaluation]:
+        """The partition's evaluation, if its check is wanted, naming the materialization it judged (`target`);
+        metadata only when something failed (it is stored for every partition of every run)."""
         key = asset_key(self.table.name)
         if AssetCheckKey(key, CHECK_VALID) not in wanted:
             return
@@ -117,6 +153,7 @@ class PartitionVerdict:
             severity=AssetCheckSeverity.ERROR if self.problems else AssetCheckSeverity.WARN,
             description="; ".join(f"{rule}: {text}" for rule, text in sorted(problems.items())) or None,
             metadata={"failed_rules": MetadataValue.json(sorted(problems))} if problems else {},
+            target_materialization_data=target,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from intercom_assets.keys import GROUP
+from intercom_assets.keys import GROUP, SNAPSHOT_GROUP
 
 INTERCOM_JOB = "intercom_job"
 
@@ -14,6 +14,6 @@ def build_intercom_job() -> UnresolvedAssetJobDefinition:
     """Every Intercom table (in-process, like every job of the code location: see definitions.py)."""
     return define_asset_job(
         name=INTERCOM_JOB,
-        selection=AssetSelection.groups(GROUP),
+        selection=AssetSelection.groups(GROUP, SNAPSHOT_GROUP),
         description="Extract the selected Intercom tables over the run's partition range in one API pass.",
     )
