@@ -9,9 +9,11 @@ import threading
 from datetime import UTC, datetime
 from types import FrameType
 
+from .build_extras import UNANSWERED_SHARE
 from .faults import Faults
+from .refusals import parse_refusal
 from .server import IntercomTestServer
-from .workspace import SCALES
+from .vocab import SCALES
 
 
 def parse_now(text: str) -> datetime:
@@ -33,6 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit", type=int, default=None, metavar="N-per-minute")
     parser.add_argument("--faults", type=Faults.parse, default=None, metavar="SPEC",
                         help='e.g. "rate429=0.05,rate500=0.02,truncate=0.01,close=0.01,scroll_exists=2"')
+    parser.add_argument("--refuse", type=parse_refusal, action="append", default=[], metavar='"METHOD /path=code"',
+                        help='answer one endpoint with 403 and this error code, e.g. '
+                             '"GET /admins/activity_logs=forbidden" or "POST /tickets/search=api_plan_restricted" '
+                             "(repeatable)")
+    parser.add_argument("--unanswered-share", type=float, default=UNANSWERED_SHARE,
+                        help="share of conversations with no parts at all (default 0.10)")
+    parser.add_argument("--merged-contact-status", type=int, choices=(404, 410), default=410,
+                        help="what GET /contacts/{id} answers for a merged-away contact (410: the description)")
     return parser
 
 
@@ -40,7 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     server = IntercomTestServer(token=args.token, seed=args.seed, scale=args.scale, now=args.now,
                                 workspace_timezone=args.workspace_timezone, latency_ms=args.latency_ms,
-                                rate_limit_per_minute=args.rate_limit, faults=args.faults, port=args.port)
+                                rate_limit_per_minute=args.rate_limit, faults=args.faults, port=args.port,
+                                unanswered_share=args.unanswered_share)
+    try:
+        server.set_refusals(dict(args.refuse))
+    except ValueError as exc:
+        build_parser().error(f"--refuse: {exc}")
+    server.merged_contact_status = args.merged_contact_status
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

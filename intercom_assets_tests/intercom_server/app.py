@@ -2,7 +2,8 @@
 
 Order per request: count it, apply latency, check the Bearer token (401 without rate-limit
 headers), count it against the rate limit (429), check Accept (406) and Intercom-Version (400),
-draw a random fault, route, answer. Every error uses the Intercom error envelope.
+answer a refused endpoint with 403, draw a random fault, route, answer. Every error uses the
+Intercom error envelope.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .errors import ApiError, error_body
 from .faults import FaultInjector
 from .handlers import ApiRequest, IntercomApi
 from .ratelimit import RateDecision, RateLimiter
+from .refusals import Refusals
 
 INTERCOM_VERSIONS = frozenset({"1.0", "1.1", "1.2", "1.3", "1.4"} | {f"2.{i}" for i in range(17)})
 FAULT_STATUS = {
@@ -60,6 +62,7 @@ class ServerState:
         self.limiter = limiter
         self.faults = faults
         self.latency_ms = latency_ms
+        self.refusals = Refusals()
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._in_flight = 0
@@ -197,6 +200,10 @@ class IntercomRequestHandler(BaseHTTPRequestHandler):
             self._send(400, error_body("intercom_version_invalid", "The requested version could not be found"),
                        decision)
             return
+        refusal = state.refusals.get(key) if route else None
+        if refusal is not None:
+            self._send(403, error_body(*refusal), decision)
+            return
         fault = state.faults.draw(key, route.template if route else path)
         if fault == "rate429":
             self._send_rate_limited(RateDecision(False, decision.limit, 0, decision.reset))
@@ -210,11 +217,13 @@ class IntercomRequestHandler(BaseHTTPRequestHandler):
         if route is None:
             self._send(404, error_body("not_found", "Resource Not Found"), decision)
             return
-        request = ApiRequest(self.command, path, parse_qs(query, keep_blank_values=True), body, params)
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        request = ApiRequest(self.command, path, parse_qs(query, keep_blank_values=True), body, params,
+                             base_url=f"http://{host}")
         try:
             status, payload = route.handler(request)
         except ApiError as exc:
-            self._send(exc.status, exc.body(), decision)
+            self._send(exc.status, exc.body(), decision, headers=exc.headers)
             return
         except Exception as exc:  # noqa: BLE001 - a server bug must still answer in the envelope
             self._send(500, error_body("server_error", f"internal error: {type(exc).__name__}"), decision)
@@ -226,7 +235,7 @@ class IntercomRequestHandler(BaseHTTPRequestHandler):
         self._send(429, error_body("rate_limit_exceeded", message), decision)
 
     def _send(self, status: int, payload: dict[str, Any], decision: RateDecision | None = None,
-              mangle: str | None = None) -> None:
+              mangle: str | None = None, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         declared = len(data)
         if mangle == "truncate":
@@ -241,6 +250,8 @@ class IntercomRequestHandler(BaseHTTPRequestHandler):
         if decision is not None:
             for name, value in decision.headers().items():
                 self.send_header(name, value)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()

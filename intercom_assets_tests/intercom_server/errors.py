@@ -9,11 +9,13 @@ from typing import Any
 class ApiError(Exception):
     """An error answer: HTTP status, Intercom error code and message."""
 
-    def __init__(self, message: str, code: str = "bad_request", status: int = 400) -> None:
+    def __init__(self, message: str, code: str = "bad_request", status: int = 400,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return error_body(self.code, self.message)

@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
+from urllib.parse import urlencode
 
 from .errors import ApiError
 
@@ -50,8 +51,8 @@ def decode_cursor(cursor: Any, marker: str) -> int:
     return offset
 
 
-def parse_per_page(raw: Any, default: int) -> int:
-    """per_page from a body or query string: an integer 1..150, else 400."""
+def parse_per_page(raw: Any, default: int, maximum: int = MAX_PER_PAGE) -> int:
+    """per_page from a body or query string: an integer 1..maximum (150 unless told), else 400."""
     if raw is None:
         return default
     if isinstance(raw, bool):
@@ -60,15 +61,18 @@ def parse_per_page(raw: Any, default: int) -> int:
         value = int(raw)
     except (TypeError, ValueError):
         raise ApiError("per_page must be an integer", code="parameter_invalid") from None
-    if value < 1 or value > MAX_PER_PAGE:
-        raise ApiError(f"per_page must be between 1 and {MAX_PER_PAGE}", code="parameter_invalid")
+    if value < 1 or value > maximum:
+        raise ApiError(f"per_page must be between 1 and {maximum}", code="parameter_invalid")
     return value
 
 
 def page_of(items: list[Any], offset: int, per_page: int, marker: str) -> tuple[list[Any], dict[str, Any]]:
     """One page of items plus the `pages` object (with `next` only when more remain)."""
-    total = len(items)
-    chunk = items[offset:offset + per_page]
+    return items[offset:offset + per_page], cursor_pages(len(items), offset, per_page, marker)
+
+
+def cursor_pages(total: int, offset: int, per_page: int, marker: str) -> dict[str, Any]:
+    """The description's `cursor_pages` object for the page at `offset` of `total` items."""
     pages: dict[str, Any] = {
         "type": "pages",
         "page": offset // per_page + 1,
@@ -77,7 +81,7 @@ def page_of(items: list[Any], offset: int, per_page: int, marker: str) -> tuple[
     }
     if offset + per_page < total:
         pages["next"] = {"per_page": per_page, "starting_after": encode_cursor(offset + per_page, marker)}
-    return chunk, pages
+    return pages
 
 
 class ResultCache:
@@ -102,3 +106,22 @@ class ResultCache:
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return value
+
+
+def page_number_offset(page: int | None, cursor: Any, per_page: int, marker: str) -> int:
+    """Offset of a list that pages by `page` (what clients send) or by the `starting_after` its `pages.next`
+    names (what the description's cursor_pages promise): both are accepted, a cursor wins."""
+    if cursor is not None:
+        return decode_cursor(cursor, marker)
+    return ((page or 1) - 1) * per_page
+
+
+def pages_link(base_url: str, path: str, params: dict[str, Any], page: int, per_page: int,
+               total: int) -> dict[str, Any]:
+    """The description's `pages_link` object: page numbers and an absolute URL (or null) for the next page."""
+    total_pages = math.ceil(total / per_page)
+    following = None
+    if page < total_pages:
+        query = urlencode({**params, "per_page": per_page, "page": page + 1})
+        following = f"{base_url}{path}?{query}"
+    return {"type": "pages", "next": following, "page": page, "per_page": per_page, "total_pages": total_pages}

@@ -1,4 +1,4 @@
-"""Search query semantics of POST /contacts/search and POST /conversations/search.
+"""Search query semantics of POST /contacts/search, POST /conversations/search and POST /tickets/search.
 
 Contacts compare timestamp fields by whole day in the workspace time zone (2.16 description,
 "Searching for Timestamp Fields"): `>` starts at the next workspace day, `<` ends before the
@@ -10,6 +10,11 @@ says) and `<` as strictly lower, so `(> start) AND (< end)` is the half-open ran
 That pairing is the one a client cannot get wrong by accident: it must widen its query and filter
 exact seconds on its side either way. `>=` and `<=` are not in the conversation operator table and
 answer 400.
+
+Tickets compare timestamps as conversations do, except that `>=` and `<=` are allowed on `created_at` (the
+description says so). Their searchable fields are partly synthetic (`state` is the ticket state's category,
+`category` compares against the search terms `request`/`task`/`tracker`, `ticket_attribute.{id}` names an
+attribute by id): see `ticket_field`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from .build_tickets import CATEGORY_TERMS
 from .errors import ApiError
 from .workspace import Workspace
 
@@ -33,6 +39,7 @@ CONVERSATION_DATE_FIELDS = frozenset({
     "created_at", "updated_at", "waiting_since", "snoozed_until", "statistics.first_contact_reply_at",
     "statistics.first_admin_reply_at", "statistics.last_contact_reply_at",
 })
+TICKET_DATE_FIELDS = frozenset({"created_at", "updated_at", "snoozed_until"})
 STRING_OPERATORS = frozenset({"~", "!~", "^", "$"})
 ALL_OPERATORS = frozenset({"=", "!=", "IN", "NIN", "<", "<=", ">", ">="}) | STRING_OPERATORS
 
@@ -63,10 +70,36 @@ def _conversation_lists(record: Record, path: str) -> list[str] | None:
     if path == "contact_ids":
         return [c["id"] for c in record["contacts"]["contacts"]]
     if path == "teammate_ids":
-        return [t["id"] for t in (record.get("teammates") or {}).get("teammates", [])]
+        teammates = record.get("teammates") or {}
+        return [t["id"] for t in teammates.get("admins", teammates.get("teammates", []))]
     if path == "tag_ids":
         return [t["id"] for t in record["tags"]["tags"]]
     return None
+
+
+def ticket_field(record: Record, path: str) -> Any:
+    """Value of a ticket search field (several are not plain paths into the ticket object)."""
+    if path == "contact_ids":
+        return [c["id"] for c in record["contacts"]["contacts"]]
+    if path == "teammate_ids":
+        return [str(record["admin_assignee_id"])] if record["admin_assignee_id"] else []
+    if path in ("admin_assignee_id", "team_assignee_id"):
+        return str(record[path])
+    if path == "ticket_type_id":
+        return record["ticket_type"]["id"]
+    if path == "state":
+        return record["ticket_state"]["category"]
+    if path == "category":
+        return CATEGORY_TERMS.get(record["category"])
+    if path in ("title", "description"):
+        return record["ticket_attributes"].get(f"_default_{path}_")
+    if path.startswith("ticket_attribute."):
+        wanted = path.split(".", 1)[1]
+        for attr in record["ticket_type"]["ticket_type_attributes"]["data"]:
+            if attr["id"] == wanted:
+                return record["ticket_attributes"].get(attr["name"])
+        return None
+    return get_path(record, path)
 
 
 def _as_timestamp(field: str, value: Any) -> int:
@@ -98,7 +131,8 @@ class QueryCompiler:
     def __init__(self, kind: str, workspace: Workspace) -> None:
         self.kind = kind
         self.workspace = workspace
-        self.date_fields = CONTACT_DATE_FIELDS if kind == "contacts" else CONVERSATION_DATE_FIELDS
+        self.date_fields = {"contacts": CONTACT_DATE_FIELDS, "tickets": TICKET_DATE_FIELDS}.get(
+            kind, CONVERSATION_DATE_FIELDS)
 
     def compile(self, query: Any) -> Predicate:
         if not isinstance(query, dict):
@@ -156,7 +190,12 @@ class QueryCompiler:
                 return lambda r: (v := get_path(r, field)) is not None and v < start
             return lambda r: (v := get_path(r, field)) is not None and start <= v < end
         if operator in (">=", "<="):
-            raise ApiError(f"operator {operator} is not supported on date field {field}")
+            if self.kind != "tickets" or field != "created_at":
+                raise ApiError(f"operator {operator} is not supported on date field {field}")
+            ts = _as_timestamp(field, value)
+            if operator == ">=":
+                return lambda r: (v := get_path(r, field)) is not None and v >= ts
+            return lambda r: (v := get_path(r, field)) is not None and v <= ts
         if operator in ("IN", "NIN"):
             wanted = {_as_timestamp(field, v) for v in value}
             if operator == "IN":
@@ -176,8 +215,11 @@ class QueryCompiler:
 
     def _plain(self, field: str, operator: str, value: Any) -> Predicate:
         id_list = self.kind == "conversations" and field in ("contact_ids", "teammate_ids", "tag_ids")
+        tickets = self.kind == "tickets"
 
         def getter(record: Record) -> Any:
+            if tickets:
+                return ticket_field(record, field)
             return _conversation_lists(record, field) if id_list else get_path(record, field)
 
         def test(record: Record) -> bool:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from .app import IntercomHTTPServer, ServerState
+from .build_extras import UNANSWERED_SHARE
 from .faults import FaultInjector, Faults
 from .handlers import IntercomApi
 from .ratelimit import RateLimiter
 from .scroll import DEFAULT_PAGE_SIZE, DEFAULT_TTL_SECONDS, ScrollManager
-from .workspace import Workspace
+from .workspace import KINDS, Workspace
 
 
 class IntercomTestServer:
@@ -26,14 +28,20 @@ class IntercomTestServer:
                  workspace_timezone: str = "America/Los_Angeles", latency_ms: int = 0,
                  rate_limit_per_minute: int | None = None, faults: Faults | None = None,
                  host: str = "127.0.0.1", port: int = 0, scroll_ttl_seconds: float = DEFAULT_TTL_SECONDS,
-                 scroll_page_size: int = DEFAULT_PAGE_SIZE) -> None:
+                 scroll_page_size: int = DEFAULT_PAGE_SIZE, refusals: Mapping[str, str] | None = None,
+                 unanswered_share: float = UNANSWERED_SHARE) -> None:
         if not token:
             raise ValueError("token must not be empty")
-        self.workspace = Workspace(seed=seed, scale=scale, now=now, timezone=workspace_timezone)
+        if host != "127.0.0.1":
+            raise ValueError("the test server listens on 127.0.0.1 only")
+        self.workspace = Workspace(seed=seed, scale=scale, now=now, timezone=workspace_timezone,
+                                   unanswered_share=unanswered_share)
         self._faults = FaultInjector(faults or Faults(), seed)
         self._scrolls = ScrollManager(self._faults, ttl_seconds=scroll_ttl_seconds, page_size=scroll_page_size)
-        self._state = ServerState(IntercomApi(self.workspace, self._scrolls), token,
-                                  RateLimiter(rate_limit_per_minute), self._faults, latency_ms)
+        self._api = IntercomApi(self.workspace, self._scrolls)
+        self._state = ServerState(self._api, token, RateLimiter(rate_limit_per_minute), self._faults, latency_ms)
+        if refusals:
+            self.set_refusals(refusals)
         self._host = host
         self._port = port
         self._httpd: IntercomHTTPServer | None = None
@@ -131,12 +139,60 @@ class IntercomTestServer:
     def reset_scroll(self) -> None:
         self._scrolls.reset()
 
-    # ---- data mutations -----------------------------------------------------------------------
+    def endpoints(self) -> list[str]:
+        """Every served endpoint as "METHOD /path-template" (the keys of request_counts and set_refusals)."""
+        return [route.key for route in self._api.routes]
+
+    def set_refusals(self, refusals: Mapping[str, str]) -> None:
+        """Answer these endpoints with 403 and the given error code, e.g.
+        {"GET /admins/activity_logs": "forbidden", "POST /tickets/search": "api_plan_restricted"}; {} clears."""
+        self._state.refusals.set(refusals, self.endpoints())
+
+    @property
+    def refusals(self) -> dict[str, str]:
+        return self._state.refusals.snapshot()
+
+    @property
+    def merged_contact_status(self) -> int:
+        """What GET /contacts/{id} answers for a merged-away contact: 410 (the description) or 404."""
+        return self._api.merged_contact_status
+
+    @merged_contact_status.setter
+    def merged_contact_status(self, status: int) -> None:
+        if status not in (404, 410):
+            raise ValueError("merged_contact_status must be 404 or 410")
+        self._api.merged_contact_status = status
+
+    # ---- data mutations (all thread-safe; see steering.py) ------------------------------------
     def touch(self, kind: str, record_id: str, updated_at: datetime | int) -> None:
+        """Set updated_at of a contact, company, conversation, ticket, article, news item or collection."""
         self.workspace.touch(kind, record_id, updated_at)
 
     def add_parts(self, conv_id: str, n: int, at: datetime | int) -> list[dict[str, Any]]:
+        """Append n parts to a conversation at `at` (bumps its updated_at)."""
         return self.workspace.add_parts(conv_id, n, at)
 
-    def bump_fraction(self, fraction: float, at: datetime | int, seed: int) -> dict[str, list[str]]:
-        return self.workspace.bump_fraction(fraction, at, seed)
+    def add_ticket_parts(self, ticket_id: str, n: int, at: datetime | int) -> list[dict[str, Any]]:
+        """Append n parts to a ticket at `at` (bumps its updated_at)."""
+        return self.workspace.add_ticket_parts(ticket_id, n, at)
+
+    def bump_fraction(self, fraction: float, at: datetime | int, seed: int,
+                      kinds: tuple[str, ...] = KINDS) -> dict[str, list[str]]:
+        """Touch a seeded share of each kind (contacts, companies, conversations unless `kinds` says more)."""
+        return self.workspace.bump_fraction(fraction, at, seed, kinds)
+
+    def delete_contact(self, contact_id: str, at: datetime | int) -> None:
+        """Delete a contact: gone from list and search, GET answers 404."""
+        self.workspace.delete_contact(contact_id, at)
+
+    def merge_contact(self, lead_id: str, user_id: str, at: datetime | int) -> list[str]:
+        """Merge a lead into a user; returns the ids of the lead's conversations, now the user's (updated at `at`)."""
+        return self.workspace.merge_contact(lead_id, user_id, at)
+
+    def delete_conversation(self, conv_id: str, at: datetime | int, metrics_retained: bool = False) -> None:
+        """Delete a conversation: gone from list and search, listed by GET /conversations/deleted."""
+        self.workspace.delete_conversation(conv_id, at, metrics_retained)
+
+    def delete_company(self, company_id: str, at: datetime | int) -> list[str]:
+        """Delete a company: gone from the scroll, GET answers 404; returns the contacts detached from it."""
+        return self.workspace.delete_company(company_id, at)
