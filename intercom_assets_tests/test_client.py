@@ -219,7 +219,7 @@ def test_single_shot_lists_match_the_workspace(srv: IntercomTestServer, client: 
 
 
 def test_get_cursor_pages(srv: IntercomTestServer, client: IntercomClient) -> None:
-    pages = list(client.iter_cursor_pages("/contacts", "data", {"per_page": 50}))
+    pages = list(client.iter_pages("/contacts", "data", {"per_page": 50}))
     assert len(pages) > 1 and all(len(p) <= 50 for p in pages)
     got = ids_of(flat(iter(pages)))
     assert sorted(got) == sorted(srv.workspace.contacts) and len(got) == len(set(got))
@@ -389,7 +389,7 @@ def test_a_cursor_that_does_not_advance_is_an_error() -> None:
     looping = {"type": "list", "data": [{"id": "1"}], "pages": {"next": {"starting_after": "same"}}}
     with stub(lambda _n, _r: (200, {}, looping)) as (url, seen):
         with pytest.raises(IntercomAPIError) as info:
-            list(make_client(url).iter_cursor_pages("/contacts", "data"))
+            list(make_client(url).iter_pages("/contacts", "data"))
     assert info.value.code == "cursor_loop" and len(seen) == 2
 
 
