@@ -37,7 +37,7 @@ from dagster import (
 )
 
 from intercom_assets.automation.checks import check_specs, evaluate_partitions, latest_materializations
-from intercom_assets.extract import ExtractionResult, Window, extract
+from intercom_assets.extraction import ExtractionResult, Window, extract
 from intercom_assets.keys import EXTRACT_STEP, GROUP, IO_MANAGER_KEY, POOL, SNAPSHOT_GROUP, asset_key, source_key
 from intercom_assets.lake.io_manager import commit_partition, partition_facts
 from intercom_assets.lake.storage import ParquetStore
@@ -147,13 +147,13 @@ def build_intercom_assets(
 ) -> AssetsDefinition:
     """The multi-asset over every declared table, with its per-partition checks."""
     by_name = {spec.name: spec for spec in tables}
-    sources = {spec.source.lineage for spec in tables}
+    sources = {source.name for spec in tables for source in spec.sources}
 
     @multi_asset(
         name=EXTRACT_STEP,
         outs={spec.name: _out(spec) for spec in tables},
         deps=[source_key(name) for name in sorted(sources)],
-        internal_asset_deps={spec.name: {source_key(spec.source.lineage)} for spec in tables},
+        internal_asset_deps={spec.name: {source_key(source.name) for source in spec.sources} for spec in tables},
         check_specs=check_specs(partitions_def, tables),
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
@@ -186,11 +186,12 @@ def build_intercom_assets(
                                  int(started.timestamp()), store)
                 stats, per_endpoint = client.stats.total(), client.stats.snapshot()
             seconds = time.monotonic() - clock
-            if result.truncated_conversations:
-                context.log.warning(
-                    f"{len(result.truncated_conversations)} conversations have more parts than the API returns "
-                    f"(it returns the 500 newest): {sorted(result.truncated_conversations)[:20]}"
-                )
+            for table, parents in sorted(result.over_cap.items()):
+                if parents:
+                    context.log.warning(
+                        f"{table}: {len(parents)} parents have more parts than the API returns (it returns the "
+                        f"500 newest): {sorted(parents)[:20]}"
+                    )
             committed = [spec for spec in selected if spec.name in result.tables]
             for spec in committed:
                 if spec.is_snapshot:

@@ -7,14 +7,11 @@ import os
 from dagster import Definitions, EnvVar, in_process_executor
 
 from intercom_assets.assets import build_intercom_assets
+from intercom_assets.automation.alert_sensors import build_check_failure_sensor, build_run_failure_sensor
+from intercom_assets.automation.catchup import build_catchup_sensor
 from intercom_assets.automation.checks import freshness_policy_for, with_freshness_policy
 from intercom_assets.automation.jobs import build_intercom_job
 from intercom_assets.automation.schedules import build_attribution_window_schedule
-from intercom_assets.automation.sensors import (
-    build_catchup_sensor,
-    build_check_failure_sensor,
-    build_run_failure_sensor,
-)
 from intercom_assets.keys import IO_MANAGER_KEY
 from intercom_assets.lake.io_manager import IntercomParquetIOManager
 from intercom_assets.partitions import build_partitions_def
@@ -67,9 +64,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     partitions_def = build_partitions_def(settings.start_date)
     intercom_assets = build_intercom_assets(partitions_def)
     # Freshness: Dagster's freshness daemon evaluates the policy; the check-failure sensor alerts on WARN/FAIL.
-    intercom_assets = with_freshness_policy(intercom_assets, freshness_policy_for(settings.schedule_cron))
+    selected = settings.selected()
+    intercom_assets = with_freshness_policy(intercom_assets, freshness_policy_for(settings.schedule_cron), selected)
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
-    intercom_job = build_intercom_job()
+    intercom_job = build_intercom_job(selected)
     return Definitions(
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
         assets=[*source_specs(), intercom_assets],
@@ -78,7 +76,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         sensors=[
             build_catchup_sensor(settings, partitions_def, intercom_job),
             build_run_failure_sensor(settings),
-            build_check_failure_sensor(settings),
+            build_check_failure_sensor(settings, selected),
         ],
         # Every run of these assets (schedule, sensors, UI backfills, the CLI) executes in one process: separate
         # step processes would split the rate budget and multiply Dagster's per-step cost.

@@ -55,32 +55,36 @@ def _build_column_schema(spec: TableSpec) -> TableSchema:
     )
 
 
-def tables_of_source(source: Source, tables: Sequence[TableSpec] = TABLES) -> list[str]:
-    return [spec.name for spec in tables if spec.source.lineage == source.lineage]
-
-
 def source_specs(tables: Sequence[TableSpec] = TABLES) -> list[AssetSpec]:
-    """One external asset per API pass, upstream of every table it feeds, so the asset graph shows which
-    tables share one pass (contacts, users and leads come from one contact search)."""
+    """One external asset per API pass, upstream of every table it feeds, so the asset graph shows which tables
+    share one pass (contacts, users, leads and the contact link tables come from one contact search) and which
+    per-record requests follow which pass (GET /conversations/{id} for the conversations the search found)."""
     sources: dict[str, Source] = {}
+    fed: dict[str, list[str]] = {}
+    upstream: dict[str, set[str]] = {}
     for spec in tables:
-        sources.setdefault(spec.source.lineage, spec.source)
-        if spec.source.after is not None:
-            sources.setdefault(spec.source.after.lineage, spec.source.after)
+        for source in spec.sources:
+            sources.setdefault(source.name, source)
+            fed.setdefault(source.name, []).append(spec.name)
+        fetch = spec.children.fetch if spec.children else None
+        if fetch is not None:
+            upstream.setdefault(fetch.name, set()).add(spec.source.name)
+    def describe(name: str, source: Source) -> str:
+        per_record = f"per record of {', '.join(sorted(upstream[name]))}, " if name in upstream else ""
+        return (
+            f"`{source.request}`: {per_record}one pass per run feeds {', '.join(fed[name])}. Not materialized by "
+            "this code location: it stands for the Intercom API."
+        )
+
     return [
         AssetSpec(
-            key=source_key(source.lineage),
+            key=source_key(name),
             group_name=SOURCE_GROUP,
-            description=(
-                f"`{source.request}`: one pass per run feeds "
-                f"{', '.join(tables_of_source(source, tables)) or 'no table'}"
-                + (f" (for the records `{source.after.request}` returns)" if source.after is not None else "")
-                + ". Not materialized by this code location: it stands for the Intercom API."
-            ),
-            deps=[source_key(source.after.lineage)] if source.after is not None else [],
+            description=describe(name, source),
+            deps=[source_key(parent) for parent in sorted(upstream.get(name, ()))],
             kinds={"intercom"},
         )
-        for source in sources.values()
+        for name, source in sources.items()
     ]
 
 

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from dagster._utils.schedules import is_valid_cron_string
 
+from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
+
 DEFAULT_HISTORY_DAYS = 365
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_CRON = "*/30 * * * *"
@@ -35,6 +37,12 @@ class Settings:
     automation_on: bool
     alert_webhook_url: str | None
     staging_dir: str | None
+    # Tables the schedule, the catch-up sensor, freshness and alerts cover (the UI can still run any of them).
+    tables: tuple[str, ...] = ()
+
+    def selected(self) -> tuple[TableSpec, ...]:
+        """The declarations of the selected tables, in registry order (every table when none is named)."""
+        return tuple(spec for spec in TABLES if not self.tables or spec.name in self.tables)
 
 
 def _parse_start_date(raw: str | None, today: date) -> date:
@@ -107,6 +115,19 @@ def _parse_webhook(raw: str | None) -> str | None:
     return value
 
 
+def _parse_tables(raw: str | None) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return ()
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in names if name not in TABLES_BY_NAME]
+    if unknown:
+        raise SettingsError(
+            f"INTERCOM_TABLES names unknown tables {unknown}: use comma-separated names from "
+            f"{', '.join(TABLES_BY_NAME)}"
+        )
+    return tuple(dict.fromkeys(names))
+
+
 def load_settings(env: Mapping[str, str] | None = None, today: date | None = None) -> Settings:
     """Read every code-location variable; raises SettingsError naming the variable on a bad value."""
     env = os.environ if env is None else env
@@ -119,4 +140,5 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
         automation_on=_parse_automation(env.get("INTERCOM_AUTOMATION")),
         alert_webhook_url=_parse_webhook(env.get("INTERCOM_ALERT_WEBHOOK_URL")),
         staging_dir=(env.get("INTERCOM_STAGING_DIR") or "").strip() or None,
+        tables=_parse_tables(env.get("INTERCOM_TABLES")),
     )

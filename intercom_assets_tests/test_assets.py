@@ -46,35 +46,57 @@ def _materialize(defs: Definitions, instance: DagsterInstance, tags: dict[str, s
 
 
 def _expected(server, first: str, last: str) -> dict[str, dict[str, set]]:
-    """Ids per table and day, computed from the server's own dataset."""
-    start = datetime.strptime(first, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
-    end = (datetime.strptime(last, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)).timestamp()
+    """Keys per table and day, computed from the server's own dataset (every table with history)."""
+    start = int(datetime.strptime(first, "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
+    end = int((datetime.strptime(last, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)).timestamp())
     ws = server.workspace
     expected: dict[str, dict[str, set]] = {name: defaultdict(set) for name in TABLES_BY_NAME}
+
+    def add(table: str, at: int, key) -> None:
+        expected[table][day_key(at)].add(key)
+
     for contact in ws.snapshot("contacts"):
-        if start <= contact["updated_at"] < end:
-            day = day_key(contact["updated_at"])
-            expected["contacts"][day].add(contact["id"])
-            expected["users" if contact["role"] == "user" else "leads"][day].add(contact["id"])
+        if start <= (at := contact["updated_at"]) < end:
+            add("contacts", at, contact["id"])
+            add("users" if contact["role"] == "user" else "leads", at, contact["id"])
+            for tag in ws.contact_tags(contact["id"]):
+                add("contact_tags", at, (contact["id"], tag["id"]))
+            for company in ws.contact_companies(contact["id"]):
+                add("contact_companies", at, (contact["id"], company["id"]))
     for company in ws.snapshot("companies"):
-        if start <= company["updated_at"] < end:
-            day = day_key(company["updated_at"])
-            expected["companies"][day].add(company["id"])
+        if start <= (at := company["updated_at"]) < end:
+            add("companies", at, company["id"])
             for segment in company["segments"]["segments"]:
-                expected["company_segments"][day].add((company["id"], segment["id"]))
+                add("company_segments", at, (company["id"], segment["id"]))
     for conversation in ws.snapshot("conversations"):
-        if start <= conversation["updated_at"] < end:
-            day = day_key(conversation["updated_at"])
-            expected["conversations"][day].add(conversation["id"])
+        if start <= (at := conversation["updated_at"]) < end:
+            add("conversations", at, conversation["id"])
             for part in ws.conversation_parts(conversation["id"])[-500:]:
-                expected["conversation_parts"][day].add(part["id"])
+                add("conversation_parts", at, part["id"])
+            for tag in conversation["tags"]["tags"]:
+                add("conversation_tags", at, (conversation["id"], tag["id"]))
+            for contact in conversation["contacts"]["contacts"]:
+                add("conversation_contacts", at, (conversation["id"], contact["id"]))
+    for ticket in ws.snapshot("tickets"):
+        if start <= (at := ticket["updated_at"]) < end:
+            add("tickets", at, ticket["id"])
+            for part in ws.ticket_parts(ticket["id"])[-500:]:
+                add("ticket_parts", at, part["id"])
+    for kind in ("articles", "news_items"):
+        for record in ws.snapshot(kind):
+            if start <= (at := record["updated_at"]) < end:
+                add(kind, at, record["id"])
+    entries, _ = ws.activity.page(start - 1, end, 0, 1_000_000)
+    for entry in entries:
+        add("activity_logs", entry["created_at"], entry["id"])
     return expected
 
 
 def _stored(root: Path, table: str, day: str) -> set:
     data = pq.read_table(root / table / f"date={day}" / "part-0.parquet")
-    if table == "company_segments":
-        return set(zip(data.column("company_id").to_pylist(), data.column("id").to_pylist(), strict=True))
+    key = TABLES_BY_NAME[table].key
+    if len(key) == 2:
+        return set(zip(data.column(key[0]).to_pylist(), data.column(key[1]).to_pylist(), strict=True))
     return set(data.column("id").to_pylist())
 
 
@@ -100,7 +122,11 @@ def _check_states(instance: DagsterInstance, table: str, check: str) -> dict[str
 def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
-    big = intercom_server.workspace.big_conversation_id
+    ws = intercom_server.workspace
+    big = {
+        "conversation_parts": day_key(ws.conversations[ws.big_conversation_id]["updated_at"]),
+        "ticket_parts": day_key(ws.tickets[ws.big_ticket_id]["updated_at"]),
+    }
     with DagsterInstance.ephemeral() as instance:
         result = _materialize(defs, instance)
         states = {spec.name: _check_states(instance, spec.name, CHECK_VALID) for spec in TABLES}
@@ -109,8 +135,8 @@ def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server):
         for day in keys_between(FIRST, LAST):
             assert _stored(root, spec.name, day) == expected[spec.name].get(day, set()), (spec.name, day)
         expected_states = dict.fromkeys(keys_between(FIRST, LAST), "SUCCEEDED")
-        if spec.name == "conversation_parts":  # the seeded over-500-parts conversation: a WARN on its day
-            expected_states[day_key(intercom_server.workspace.conversations[big]["updated_at"])] = "FAILED"
+        if spec.name in big:  # the seeded over-500-parts conversation and ticket: a WARN on their day
+            expected_states[big[spec.name]] = "FAILED"
         assert states[spec.name] == expected_states, spec.name
     for spec in SNAPSHOTS:
         # a range that does not reach today takes no snapshot: no file, no materialization, no check result
@@ -119,10 +145,19 @@ def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server):
     assert materialized == {spec.name for spec in INCREMENTAL}
     total = sum(len(ids) for day, ids in expected["conversations"].items())
     assert total > 20, "the test window must hold real data"
+    for spec in INCREMENTAL:
+        assert sum(len(keys) for keys in expected[spec.name].values()) > 0, f"{spec.name}: no data in the window"
     # one search pass for the whole range, never one query per day
     counts = intercom_server.request_counts()
     assert counts.get("POST /contacts/search", 0) <= 2 + total // 150 + 10
     assert counts.get("GET /conversations/{id}", 0) == total
+    tickets = sum(len(ids) for ids in expected["tickets"].values())
+    assert counts.get("GET /tickets/{id}", 0) == tickets
+    # per-contact lists only for the contacts whose embedded list was truncated
+    in_window = {c for ids in expected["contacts"].values() for c in ids}
+    ws = intercom_server.workspace
+    truncated = in_window & {*ws.truncated_tags_contact_ids, *ws.undercounted_tags_contact_ids}
+    assert counts.get("GET /contacts/{id}/tags", 0) == len(truncated)
 
 
 def test_rerun_is_idempotent_and_an_updated_record_moves_day(env, intercom_server):

@@ -51,7 +51,7 @@ from intercom_assets.schemas import (
     to_json,
     unwrap,
 )
-from intercom_assets.tables import TABLES_BY_NAME
+from intercom_assets.tables import TABLES_BY_NAME, table_rows
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 PAYLOADS = REFERENCE / "real-payloads"
@@ -138,14 +138,14 @@ def routes(kind: str, obj: dict[str, Any]) -> list[Route]:
 def stage_and_read(route: Route, directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any] | None]]:
     """The route's derived rows, and each one as read back from its Parquet partition (None = row lost)."""
     spec = TABLES_BY_NAME[route.table]
-    rows = list(spec.rows(route.record))
+    rows = table_rows(spec, route.record)
     if spec.is_snapshot:
         keys, snapshot = [SNAPSHOT_DAY], SNAPSHOT_DAY
     else:
         stamps = [row.get(spec.partition_column) for row in rows]
         keys, snapshot = sorted({day_key(int(s)) for s in stamps if isinstance(s, int | float)}), None
     stager = TableStager(spec, directory / "staging", keys, EXTRACTED_AT)
-    stager.add_records([route.record], snapshot_key=snapshot)
+    stager.add_rows(rows, snapshot_key=snapshot)
     store = ParquetStore(directory / "lake")
     for key, staged in stager.finish().items():
         store.write_file(spec.name, key, staged.path)

@@ -113,13 +113,39 @@ def test_exhausted_retry_budget_fails_its_tables_only_naming_the_endpoint(baseli
     assert not result.success
     message = _error(result)
     assert "POST /conversations/search" in message and "503" in message
-    assert tags[FAILED_TABLES_TAG] == "conversation_parts,conversations"
+    conversation_tables = sorted(s.name for s in TABLES if s.source.name == "conversations_search")
+    assert tags[FAILED_TABLES_TAG] == ",".join(conversation_tables)
     after = _file_hashes(root)
     failed = {name: digest for name, digest in before.items() if name.startswith("conversation")}
     assert failed and {name: after[name] for name in failed} == failed
     committed = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
-    assert committed == {"contacts", "users", "leads", "companies", "company_segments"}
+    assert committed == {s.name for s in TABLES if not s.is_snapshot} - set(conversation_tables)
     assert _snapshot(root) == expected
+
+
+def test_refused_endpoints_fail_their_tables_only_and_say_what_to_grant(baseline, intercom_server):
+    """A missing permission (activity logs) and a plan refusal (tickets): those tables fail, naming the endpoint
+    and the permission or the plan; every other table is committed and checked; the run is marked failed."""
+    root, expected = baseline
+    intercom_server.set_refusals(
+        {"GET /admins/activity_logs": "forbidden", "POST /tickets/search": "api_plan_restricted"}
+    )
+    with DagsterInstance.ephemeral() as instance:
+        result = _run(instance, raise_on_error=False)
+        tags = instance.get_run_by_id(result.run_id).tags
+    assert not result.success
+    assert tags[FAILED_TABLES_TAG] == "activity_logs,ticket_parts,tickets"
+    message = _error(result)
+    assert "GET /admins/activity_logs" in message and "'Read admins' (and for activity logs" in message
+    assert "POST /tickets/search" in message and "plan does not include" in message
+    assert "INTERCOM_TABLES" in message
+    committed = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    history = {s.name for s in TABLES if not s.is_snapshot}
+    assert committed == history - {"activity_logs", "tickets", "ticket_parts"}
+    checked = {e.asset_key.path[-1] for e in result.get_asset_check_evaluations()}
+    assert committed <= checked  # checked too (the refused tables' stored files are checked as well)
+    now = _snapshot(root)
+    assert {t: now[t] for t in committed} == {t: expected[t] for t in committed}
 
 
 def test_wrong_token_fails_fast_with_what_to_check(env, intercom_server, monkeypatch):

@@ -17,11 +17,14 @@ from dagster import (
 )
 from dagster._core.test_utils import create_run_for_test
 
+from intercom_assets.automation.alert_sensors import CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
+from intercom_assets.automation.catchup import CATCHUP_SENSOR
+from intercom_assets.automation.checks import check_keys
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import SCHEDULE_NAME, TRIGGER_CATCHUP, TRIGGER_SCHEDULE, TRIGGER_TAG
-from intercom_assets.automation.sensors import CATCHUP_SENSOR, CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
 from intercom_assets.definitions import build_definitions
-from intercom_assets.partitions import keys_between
+from intercom_assets.keys import asset_key
+from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import TABLES
 
@@ -135,6 +138,7 @@ def test_definitions_load_with_stable_names_and_automation_switch(env, monkeypat
         ("INTERCOM_ATTRIBUTION_WINDOW_DAYS", "0", "INTERCOM_ATTRIBUTION_WINDOW_DAYS"),
         ("INTERCOM_ATTRIBUTION_WINDOW_DAYS", "thirty", "whole number"),
         ("INTERCOM_SCHEDULE_CRON", "every 30 minutes", "not a valid cron"),
+        ("INTERCOM_TABLES", "contacts, tickts", r"unknown tables \['tickts'\]"),
     ],
 )
 def test_a_bad_window_or_cron_is_a_clear_error_at_load(env, monkeypatch, name: str, value: str, message: str) -> None:
@@ -167,5 +171,26 @@ def test_the_requested_window_run_writes_every_table_and_runs_the_checks(env, in
     assert sorted((e.asset_key.path[-1], e.partition) for e in evaluations) == sorted(
         (spec.name, day) for spec in TABLES if not spec.is_snapshot for day in window
     )
-    failed = [(e.asset_key.path[-1], e.partition, e.severity.value) for e in evaluations if not e.passed]
-    assert failed == [("conversation_parts", "2026-11-18", "WARN")]
+    failed = sorted((e.asset_key.path[-1], e.partition, e.severity.value) for e in evaluations if not e.passed)
+    ws = intercom_server.workspace
+    assert failed == sorted([
+        ("conversation_parts", day_key(ws.conversations[ws.big_conversation_id]["updated_at"]), "WARN"),
+        ("ticket_parts", day_key(ws.tickets[ws.big_ticket_id]["updated_at"]), "WARN"),
+    ])
+
+
+def test_intercom_tables_decides_what_the_schedule_catchup_freshness_and_alerts_cover(env, monkeypatch) -> None:
+    monkeypatch.setenv("INTERCOM_TABLES", "contacts, conversations,conversation_parts,admins")
+    settings = load_settings()
+    assert settings.tables == ("contacts", "conversations", "conversation_parts", "admins")
+    defs = build_definitions(settings)
+    selected = {asset_key(name) for name in settings.tables}
+    job = defs.resolve_job_def(INTERCOM_JOB)
+    assert set(job.asset_layer.executable_asset_keys) == selected
+    # every table is still defined, so the UI can select any subset
+    assert len([k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "intercom"]) == len(TABLES)
+    assets_def = defs.resolve_assets_def(asset_key("contacts"))
+    fresh = {key for key, spec in assets_def.specs_by_key.items() if spec.freshness_policy is not None}
+    assert fresh == selected
+    checks = {key.asset_key for key in check_keys(settings.selected())}
+    assert checks == selected

@@ -25,11 +25,12 @@ from dagster import (
 from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
 from dagster._core.test_utils import create_run_for_test
 
+from intercom_assets.automation.alert_sensors import CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
 from intercom_assets.automation.alerts import Alert, send_alert
+from intercom_assets.automation.catchup import CATCHUP_SENSOR, MAX_ATTEMPTS, RETRY_BACKOFF_SECONDS, retry_due
 from intercom_assets.automation.checks import CHECK_VALID
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import TRIGGER_CATCHUP, TRIGGER_TAG
-from intercom_assets.automation.sensors import CATCHUP_SENSOR, CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
 from intercom_assets.partitions import DATE_FORMAT, keys_between
@@ -87,7 +88,7 @@ def _evaluate(defs: Definitions, instance, cursor: str | None):
     return sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
 
 
-def test_catchup_launches_missing_ranges_oldest_first_in_chunks_never_twice(token) -> None:
+def test_catchup_launches_missing_ranges_oldest_first_in_chunks_then_retries_with_backoff(token) -> None:
     defs = build_definitions(_settings())
     with instance_for_test() as instance:
         # Days 14..0 ago exist; 2..0 are the schedule's window. Days 11 and 6 are done for every table;
@@ -102,6 +103,8 @@ def test_catchup_launches_missing_ranges_oldest_first_in_chunks_never_twice(toke
             (request,) = data.run_requests
             assert request.tags[TRIGGER_TAG] == TRIGGER_CATCHUP
             assert request.run_key == f"catchup:{request.tags[START]}...{request.tags[END]}"
+            # a catch-up run never plans snapshot tables: they have no past days to fill
+            assert set(request.asset_selection) == {asset_key(s.name) for s in TABLES if not s.is_snapshot}
             requested.append((request.tags[START], request.tags[END]))
             cursor = data.cursor
         assert requested == [
@@ -110,10 +113,29 @@ def test_catchup_launches_missing_ranges_oldest_first_in_chunks_never_twice(toke
             (_day(7), _day(7)),
             (_day(5), _day(3)),
         ]
-        assert "launched once already" in data.skip_message
-        # A chunk completed meanwhile is simply no longer missing; nothing is ever requested twice.
+        assert "4 wait for their retry backoff" in data.skip_message
+        # A chunk completed meanwhile is simply no longer missing.
         _materialize(instance, keys_between(_day(14), _day(12)))
         assert _evaluate(defs, instance, cursor).run_requests == []
+        # An incomplete chunk whose backoff has passed is launched again, under a new run key; one that failed
+        # MAX_ATTEMPTS times is not, and the sensor says so.
+        state = json.loads(cursor)["chunks"]
+        state[f"{_day(10)}...{_day(8)}"] = {"attempts": 1, "at": 0}
+        state[f"{_day(7)}...{_day(7)}"] = {"attempts": MAX_ATTEMPTS, "at": 0}
+        data = _evaluate(defs, instance, json.dumps({"chunks": state}))
+        (retry,) = data.run_requests
+        assert retry.run_key == f"catchup:{_day(10)}...{_day(8)}#2"
+        assert json.loads(data.cursor)["chunks"][f"{_day(10)}...{_day(8)}"]["attempts"] == 2
+        data = _evaluate(defs, instance, data.cursor)
+        assert data.run_requests == [] and f"1 failed {MAX_ATTEMPTS} times" in data.skip_message
+
+
+def test_retry_backoff_doubles_and_stops() -> None:
+    assert not retry_due(1, last_launch=1000, now=1000 + RETRY_BACKOFF_SECONDS - 1)
+    assert retry_due(1, last_launch=1000, now=1000 + RETRY_BACKOFF_SECONDS)
+    assert not retry_due(2, last_launch=1000, now=1000 + 2 * RETRY_BACKOFF_SECONDS - 1)
+    assert retry_due(3, last_launch=0, now=4 * RETRY_BACKOFF_SECONDS)
+    assert not retry_due(MAX_ATTEMPTS, last_launch=0, now=10**9)
 
 
 def test_catchup_requests_nothing_while_a_catchup_run_is_in_progress(token) -> None:

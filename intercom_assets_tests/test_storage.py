@@ -12,7 +12,7 @@ import pytest
 from intercom_assets.assets import _fresh_staging_dir
 from intercom_assets.lake.staging import TableStager, dedupe_newest
 from intercom_assets.lake.storage import ParquetStore
-from intercom_assets.tables import TABLES_BY_NAME
+from intercom_assets.tables import TABLES_BY_NAME, table_rows
 
 
 def _table(ids):
@@ -72,7 +72,7 @@ def test_stager_splits_by_day_and_drops_out_of_range(tmp_path):
         {"id": "c3", "updated_at": outside, "segments": {"segments": [{"id": "s1"}]}},
         {"id": "c1", "updated_at": day1 + 5, "segments": {"segments": [{"id": "s1"}]}},
     ]
-    stager.add_records(companies)
+    stager.add_rows(row for company in companies for row in table_rows(spec, company))
     staged = stager.finish()
     first = pq.read_table(staged["2026-01-01"].path)
     # c1's newer version (day1 + 5) has left segment s2: only its newest membership list survives

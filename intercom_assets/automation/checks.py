@@ -293,7 +293,13 @@ def freshness_policy_for(cron: str) -> FreshnessPolicy:
     )
 
 
-def with_freshness_policy(assets_def: AssetsDefinition, policy: FreshnessPolicy) -> AssetsDefinition:
-    """The same assets with the policy on every spec (assets.py stays policy-free; the daemon evaluates it)."""
-    (mapped,) = map_asset_specs(lambda spec: apply_freshness_policy(spec, policy), [assets_def])
+def with_freshness_policy(
+    assets_def: AssetsDefinition, policy: FreshnessPolicy, tables: Sequence[TableSpec] = TABLES
+) -> AssetsDefinition:
+    """The same assets with the policy on the selected tables' specs (assets.py stays policy-free; Dagster's
+    freshness daemon evaluates it): a table nobody extracts on a schedule is not expected to be fresh."""
+    keys = {asset_key(spec.name) for spec in tables}
+    (mapped,) = map_asset_specs(
+        lambda spec: apply_freshness_policy(spec, policy) if spec.key in keys else spec, [assets_def]
+    )
     return mapped

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dagster import AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from intercom_assets.keys import GROUP, SNAPSHOT_GROUP
+from intercom_assets.keys import asset_key
+from intercom_assets.tables import TABLES, TableSpec
 
 INTERCOM_JOB = "intercom_job"
 
 
-def build_intercom_job() -> UnresolvedAssetJobDefinition:
-    """Every Intercom table (in-process, like every job of the code location: see definitions.py)."""
+def build_intercom_job(tables: Sequence[TableSpec] = TABLES) -> UnresolvedAssetJobDefinition:
+    """The selected tables (INTERCOM_TABLES; every table by default) with their checks, in-process like every job
+    of the code location (see definitions.py)."""
     return define_asset_job(
         name=INTERCOM_JOB,
-        selection=AssetSelection.groups(GROUP, SNAPSHOT_GROUP),
+        selection=AssetSelection.assets(*(asset_key(spec.name) for spec in tables)),
         description="Extract the selected Intercom tables over the run's partition range in one API pass.",
     )

@@ -8,6 +8,7 @@ deterministic files, and leaves one staged Parquet file per partition for the IO
 from __future__ import annotations
 
 import itertools
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,23 @@ from intercom_assets.partitions import day_key
 from intercom_assets.tables import TableSpec
 
 FLUSH_ROWS = 5_000
+# Parquet key-value metadata of a child table's partition: {parent id: version in Unix seconds} of every parent
+# whose children were fetched (or reused) into it, so a parent without children is known to have none.
+PARENTS_KEY = b"intercom.fetched_parents"
+
+
+def fetched_parents(table: pa.Table, id_column: str, version_column: str) -> dict[str, int]:
+    """Parents whose children a stored partition holds, at the version they were fetched at.
+
+    From the file's metadata; a file written before that metadata existed yields the parents its rows name
+    (parents without children are then fetched once more, and recorded from then on).
+    """
+    metadata = table.schema.metadata or {}
+    if PARENTS_KEY in metadata:
+        return {str(k): int(v) for k, v in json.loads(metadata[PARENTS_KEY]).items()}
+    ids = table.column(id_column).to_pylist()
+    stamps = pc.cast(table.column(version_column), pa.int64()).to_pylist()
+    return {str(i): stamp // 1000 for i, stamp in zip(ids, stamps, strict=True) if stamp is not None}
 
 
 @dataclass(frozen=True)
@@ -95,6 +113,7 @@ class TableStager:
         # Newest version seen per record (or per parent record) across the whole run: a record that moved to a
         # later day while the run paged must not stay behind in its older day's partition.
         self._newest: dict[Any, Any] = {}
+        self._parents: dict[str, dict[str, int]] = defaultdict(dict)  # day -> fetched parent -> version (s)
         directory.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -112,10 +131,13 @@ class TableStager:
         return self.spec.partition_column
 
     def add_records(self, records: Iterable[dict[str, Any]], snapshot_key: str | None = None) -> None:
-        """Derive this table's rows from source records and stage each in its day's buffer."""
-        for record in records:
-            for row in self.spec.rows(record):
-                self._add_row(row, snapshot_key)
+        """Derive this table's rows from source records (its `rows` rule) and stage them."""
+        self.add_rows((row for record in records for row in self.spec.rows(record)), snapshot_key)
+
+    def add_rows(self, rows: Iterable[dict[str, Any]], snapshot_key: str | None = None) -> None:
+        """Stage rows already derived for this table, each in its day's buffer."""
+        for row in rows:
+            self._add_row(row, snapshot_key)
         if self._buffered >= FLUSH_ROWS:
             self.flush()
 
@@ -156,6 +178,12 @@ class TableStager:
                 self._note_version(group, version)
         self._write_chunk(partition_key, rows.select(self.converter.schema.names).cast(self.converter.schema))
 
+    def note_parents(self, partition_key: str, parents: dict[str, int]) -> None:
+        """Record that these parents' children (maybe none) are in this partition, fetched at these versions."""
+        self._parents[partition_key].update(parents)
+        for parent_id, version in parents.items():
+            self._note_version((parent_id,), version * 1000)
+
     def flush(self) -> None:
         for key, rows in self._buffers.items():
             if rows:
@@ -193,16 +221,32 @@ class TableStager:
             if buffered:
                 pieces.append(pa.Table.from_batches([self.converter.to_batch(buffered, self.extracted_at)]))
             if not pieces:
+                if key in self._parents:  # parents without children: an empty file that says so
+                    staged[key] = self._write_final(key, self._with_parents(key, self.converter.empty_table()))
+                    continue
                 if empty is None:
                     empty = self._write_final("empty", self.converter.empty_table())
                 staged[key] = empty
                 continue
             data = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
             data = self._drop_superseded(dedupe_newest(data, self.spec.key, self.version_column, self.spec.parent_key))
-            staged[key] = self._write_final(key, data)
+            staged[key] = self._write_final(key, self._with_parents(key, data))
             for path in chunks:
                 path.unlink(missing_ok=True)
         return staged
+
+    def finished(self, keys: Iterable[str] | None = None) -> StagedTable:
+        """`finish` with the table's counters: what the run hands to the IO manager for this table."""
+        return StagedTable(self.finish(keys), self.counts)
+
+    def _with_parents(self, key: str, data: pa.Table) -> pa.Table:
+        """The partition with its fetched-parents record, minus parents whose newest version is another day."""
+        parents = self._parents.pop(key, None)
+        if parents is None:
+            return data
+        current = {pid: v for pid, v in parents.items() if self._newest.get((pid,), v * 1000) == v * 1000}
+        metadata = {**(data.schema.metadata or {}), PARENTS_KEY: json.dumps(current, sort_keys=True).encode()}
+        return data.replace_schema_metadata(metadata)
 
     def _write_final(self, name: str, data: pa.Table) -> StagedPartition:
         final = self.directory / f"final-{name}.parquet"

@@ -1,26 +1,18 @@
-"""Sensors: the historical catch-up, and the alerts for failed runs, failed checks and stale assets.
+"""The alert sensors: failed runs, checks that start failing, assets turning stale (what to alert, and when).
 
-Catch-up: the schedule owns the trailing attribution window; everything older since INTERCOM_START_DATE that was
-never materialized is filled by this sensor, oldest first, one run at a time, in chunks of at most the window's
-length (one chunk costs about what a scheduled run costs, so a run never grows beyond what the rate budget and
-the one-slot pool were sized for). A day counts as done only when EVERY incremental table has it: the intersection
-is what a reader can rely on, and a run that failed half-way (some tables written, some not) is then seen as not
-done. Snapshot tables are left out on purpose: their past days are placeholders, written by any run.
+How an alert is sent (a JSON log line, a webhook) is alerts.py's business; the catch-up sensor is catchup.py.
 """
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
     AssetCheckKey,
     AssetKey,
     DagsterInstance,
-    DailyPartitionsDefinition,
     DefaultSensorStatus,
     RunFailureSensorContext,
-    RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -29,7 +21,6 @@ from dagster import (
     sensor,
 )
 from dagster._core.definitions.freshness import FreshnessState
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -37,133 +28,18 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from intercom_assets.automation.alerts import Alert, send_alert
 from intercom_assets.automation.checks import check_keys
 from intercom_assets.automation.schedules import (
-    NO_TOKEN_REASON,
-    TRIGGER_CATCHUP,
     TRIGGER_TAG,
-    range_tags,
-    run_in_progress,
-    token_is_set,
 )
 from intercom_assets.keys import asset_key
-from intercom_assets.partitions import keys_between, trailing_window
-from intercom_assets.reporting import window_tags
 from intercom_assets.settings import Settings
 from intercom_assets.tables import TABLES, TableSpec
 
-CATCHUP_SENSOR = "intercom_catchup_sensor"
 RUN_FAILURE_SENSOR = "intercom_run_failure_sensor"
 CHECK_FAILURE_SENSOR = "intercom_check_failure_sensor"
-CATCHUP_INTERVAL_SECONDS = 60
 ALERT_INTERVAL_SECONDS = 60
-CATCHUP_RUN_KEY_PREFIX = "catchup:"
 MAX_DETAILS = 20
 FINISHED_CHECKS = {AssetCheckExecutionRecordStatus.FAILED, AssetCheckExecutionRecordStatus.SUCCEEDED}
 ALERTING_FRESHNESS = (FreshnessState.WARN, FreshnessState.FAIL)
-
-
-# ---- historical catch-up ----------------------------------------------------------------------------------
-def incremental_tables(tables: Sequence[TableSpec] = TABLES) -> list[TableSpec]:
-    """Tables whose partitions hold real history (not snapshots): the ones a catch-up has to fill."""
-    return [spec for spec in tables if not spec.is_snapshot]
-
-
-def missing_partitions(
-    instance: DagsterInstance,
-    partitions_def: DailyPartitionsDefinition,
-    before_key: str,
-    tables: Sequence[TableSpec] = TABLES,
-    current_time: datetime | None = None,
-) -> list[str]:
-    """Partitions older than before_key that at least one incremental table never materialized, oldest first."""
-    done: set[str] | None = None
-    for spec in incremental_tables(tables):
-        materialized = instance.get_materialized_partitions(asset_key(spec.name))
-        done = materialized if done is None else done & materialized
-    done = done or set()
-    keys = partitions_def.get_partition_keys(current_time=current_time)
-    return [key for key in keys if key < before_key and key not in done]
-
-
-def catchup_chunks(
-    partitions_def: DailyPartitionsDefinition, missing: Sequence[str], max_days: int
-) -> list[tuple[str, str]]:
-    """Contiguous missing ranges, each cut into pieces of at most max_days, oldest first."""
-    if not missing:
-        return []
-    ranges = partitions_def.subset_with_partition_keys(missing).get_partition_key_ranges(partitions_def)
-    chunks: list[tuple[str, str]] = []
-    for key_range in sorted(ranges, key=lambda r: r.start):
-        days = keys_between(key_range.start, key_range.end)
-        for i in range(0, len(days), max_days):
-            piece = days[i : i + max_days]
-            chunks.append((piece[0], piece[-1]))
-    return chunks
-
-
-def catchup_run_key(first: str, last: str) -> str:
-    return f"{CATCHUP_RUN_KEY_PREFIX}{first}...{last}"
-
-
-def _launched(cursor: str | None) -> set[str]:
-    if not cursor:
-        return set()
-    try:
-        return set(json.loads(cursor).get("launched", []))
-    except (ValueError, AttributeError):
-        return set()
-
-
-def build_catchup_sensor(
-    settings: Settings, partitions_def: DailyPartitionsDefinition, job: UnresolvedAssetJobDefinition
-) -> SensorDefinition:
-    """The sensor that fills history before the attribution window, one chunk per run, never a chunk twice."""
-    window = settings.attribution_window_days
-
-    @sensor(
-        name=CATCHUP_SENSOR,
-        job=job,
-        minimum_interval_seconds=CATCHUP_INTERVAL_SECONDS,
-        default_status=DefaultSensorStatus.RUNNING if settings.automation_on else DefaultSensorStatus.STOPPED,
-        description=(
-            f"Fills never-materialized days since {settings.start_date} that are older than the {window}-day "
-            f"attribution window: oldest first, at most {window} days per run, one catch-up run at a time."
-        ),
-    )
-    def intercom_catchup_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-        if not token_is_set():
-            return SkipReason(NO_TOKEN_REASON)
-        running = run_in_progress(context.instance, TRIGGER_CATCHUP)
-        if running:
-            return SkipReason(f"Catch-up run {running} is still in progress; one catch-up run at a time.")
-        now = datetime.now(UTC)
-        window_first, _ = trailing_window(now.date(), window)
-        missing = missing_partitions(context.instance, partitions_def, window_first, current_time=now)
-        launched = _launched(context.cursor)
-        chunks = catchup_chunks(partitions_def, missing, window)
-        for first, last in chunks:
-            run_key = catchup_run_key(first, last)
-            if run_key in launched:
-                continue
-            return SensorResult(
-                run_requests=[
-                    RunRequest(
-                        run_key=run_key,
-                        tags={**range_tags(first, last), **window_tags(first, last), TRIGGER_TAG: TRIGGER_CATCHUP},
-                        # Snapshot tables cannot be extracted for past days: a catch-up run never plans them.
-                        asset_selection=[asset_key(spec.name) for spec in incremental_tables()],
-                    )
-                ],
-                cursor=json.dumps({"launched": sorted(launched | {run_key})}),
-            )
-        if chunks:
-            return SkipReason(
-                f"{len(chunks)} missing ranges before {window_first} were each launched once already and are "
-                f"still incomplete (e.g. {chunks[0][0]}...{chunks[0][1]}): failed runs are not retried "
-                "automatically; re-run them from the UI (Materialize, partition range)."
-            )
-        return SkipReason(f"History is complete from {settings.start_date} up to the window ({window_first}).")
-
-    return intercom_catchup_sensor
 
 
 # ---- alerts -----------------------------------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""Child tables: the items of a list belonging to each parent record, fetched only when they must be.
+
+For each parent record a pass reads, a child table takes its rows from the parent's embedded list when that list
+is complete (a conversation's tags: no request at all). Otherwise (the list is truncated, or only a per-parent
+request has it, like a conversation's parts) the parent is a candidate for `GET …/{id}`, and then:
+- a parent whose version (its replication timestamp) is the one its stored children were fetched at is reused
+  from the stored partition, with no request: the partition file records, in its Parquet metadata, every parent
+  whose children it holds and at which version, so a parent with no children at all (an unanswered
+  conversation) is reused too;
+- every other candidate is fetched, concurrently, within the client's rate budget.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from intercom_assets.extraction.result import ExtractionResult, Window
+from intercom_assets.intercom.client import IntercomClient
+from intercom_assets.lake.staging import TableStager, fetched_parents
+from intercom_assets.lake.storage import ParquetStore
+from intercom_assets.partitions import day_key
+from intercom_assets.tables import TABLES_BY_NAME, TableSpec, child_rows, embedded_items, fetched_items
+
+
+class ChildCollector:
+    """Collects one child table's rows over a pass: embedded rows at once, the rest after the pass."""
+
+    def __init__(self, stager: TableStager, window: Window, store: ParquetStore | None, result: ExtractionResult):
+        self.stager = stager
+        self.spec: TableSpec = stager.spec
+        assert self.spec.children is not None
+        self.children = self.spec.children
+        self.version_field = TABLES_BY_NAME[self.children.parent].partition_column or "updated_at"
+        self.window = window
+        self.store = store
+        self.result = result
+        self.candidates: dict[str, int] = {}  # parent id -> version (Unix seconds), to reuse or fetch
+
+    def add_parents(self, records: Iterable[dict[str, Any]]) -> None:
+        """Stage the children embedded in these parent records; remember the parents that need a request."""
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            parent_id, version = str(record.get("id")), record.get(self.version_field)
+            if record.get("id") is None or not isinstance(version, int):
+                continue
+            items = embedded_items(record, self.children)
+            if items is None:
+                self.candidates[parent_id] = version
+            else:
+                rows.extend(child_rows(self.children, parent_id, version, items, None))
+        if rows:
+            self.stager.add_rows(rows)
+
+    def complete(self, client: IntercomClient) -> None:
+        """Reuse unchanged parents' stored children, fetch the others' (after the whole pass was read)."""
+        to_fetch = self._reuse()
+        self.result.fetched_parents[self.spec.name] = len(to_fetch)
+        fetch = self.children.fetch
+        if not to_fetch or fetch is None:
+            return
+        list_key = fetch.list_key if "." not in self.children.fetched else None
+        over_cap = self.result.over_cap.setdefault(self.spec.name, {})
+        for parent_id, answer in client.get_many(fetch.path, to_fetch, list_key=list_key):
+            if answer is None:
+                continue  # deleted since the pass listed it: it has no children any more
+            version = self.candidates[parent_id]
+            items, total = fetched_items(answer, self.children)
+            if total is not None and total > len(items):
+                over_cap[parent_id] = (len(items), total)
+            self.stager.add_rows(child_rows(self.children, parent_id, version, items, total))
+            self.stager.note_parents(day_key(version), {parent_id: version})
+
+    def _reuse(self) -> list[str]:
+        """Stage the stored children of parents unchanged since they were fetched; the rest are to fetch."""
+        by_day: dict[str, list[str]] = defaultdict(list)
+        for parent_id, version in self.candidates.items():
+            by_day[day_key(version)].append(parent_id)
+        to_fetch: list[str] = []
+        reused = 0
+        for key, ids in sorted(by_day.items()):
+            stored = self._stored(key)
+            known = (
+                fetched_parents(stored, self.children.id_column, self.children.version_column)
+                if stored is not None
+                else {}
+            )
+            reusable = [pid for pid in ids if known.get(pid) == self.candidates[pid]]
+            reusable_set = set(reusable)
+            to_fetch.extend(pid for pid in ids if pid not in reusable_set)
+            if reusable and stored is not None:
+                mask = pc.is_in(stored.column(self.children.id_column), value_set=pa.array(reusable))
+                self.stager.add_arrow(key, stored.filter(mask))
+                self.stager.note_parents(key, {pid: self.candidates[pid] for pid in reusable})
+                reused += len(reusable)
+        self.result.reused_parents[self.spec.name] = reused
+        return to_fetch
+
+    def _stored(self, key: str) -> pa.Table | None:
+        """A stored partition of the run's range, if written under today's declaration (else: fetch again)."""
+        if key not in self.window.partition_keys or self.store is None:
+            return None
+        try:
+            stored = self.store.read(self.spec.name, key)
+        except FileNotFoundError:
+            return None
+        return stored if stored.schema.equals(self.stager.converter.schema, check_metadata=False) else None
