@@ -9,6 +9,7 @@ from dagster import Definitions, EnvVar, colored_console_logger, in_process_exec
 from intercom_assets.assets import IO_MANAGER_KEY, build_intercom_assets
 from intercom_assets.automation.checks import build_intercom_checks, freshness_policy_for, with_freshness_policy
 from intercom_assets.automation.jobs import build_intercom_job
+from intercom_assets.automation.maintenance import build_maintenance_job, build_maintenance_schedule
 from intercom_assets.automation.schedules import build_attribution_window_schedule
 from intercom_assets.automation.sensors import (
     build_catchup_sensor,
@@ -68,11 +69,15 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     intercom_assets = with_freshness_policy(intercom_assets, freshness_policy_for(settings.schedule_cron))
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
     intercom_job = build_intercom_job()
+    maintenance_job = build_maintenance_job(settings)
     return Definitions(
         assets=[intercom_assets],
         asset_checks=[build_intercom_checks(partitions_def, settings.attribution_window_days)],
-        jobs=[intercom_job],
-        schedules=[build_attribution_window_schedule(settings, intercom_job)],
+        jobs=[intercom_job, maintenance_job],
+        schedules=[
+            build_attribution_window_schedule(settings, intercom_job),
+            build_maintenance_schedule(maintenance_job),
+        ],
         sensors=[
             build_catchup_sensor(settings, partitions_def, intercom_job),
             build_run_failure_sensor(settings),

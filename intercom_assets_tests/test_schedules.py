@@ -19,6 +19,7 @@ from dagster._core.test_utils import create_run_for_test
 
 from intercom_assets.automation.checks import CHECK_PARTS
 from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.maintenance import MAINTENANCE_SCHEDULE
 from intercom_assets.automation.schedules import SCHEDULE_NAME, TRIGGER_CATCHUP, TRIGGER_SCHEDULE, TRIGGER_TAG
 from intercom_assets.automation.sensors import CATCHUP_SENSOR, CHECK_FAILURE_SENSOR, RUN_FAILURE_SENSOR
 from intercom_assets.definitions import build_definitions
@@ -112,7 +113,7 @@ def test_definitions_load_with_stable_names_and_automation_switch(env, monkeypat
     defs = build_definitions(load_settings())
     Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
-    assert {s.name for s in repo.schedule_defs} == {SCHEDULE_NAME}
+    assert {s.name for s in repo.schedule_defs} == {SCHEDULE_NAME, MAINTENANCE_SCHEDULE}
     assert {s.name for s in repo.sensor_defs} == {CATCHUP_SENSOR, RUN_FAILURE_SENSOR, CHECK_FAILURE_SENSOR}
     assert defs.resolve_job_def(INTERCOM_JOB).name == "intercom_job"
     schedule = defs.resolve_schedule_def(SCHEDULE_NAME)
