@@ -11,6 +11,7 @@ from intercom_assets.automation.alert_sensors import build_check_failure_sensor,
 from intercom_assets.automation.catchup import build_catchup_sensor
 from intercom_assets.automation.checks import freshness_policy_for, with_freshness_policy
 from intercom_assets.automation.jobs import build_intercom_job
+from intercom_assets.automation.maintenance import build_maintenance_job, build_maintenance_schedule
 from intercom_assets.automation.schedules import build_attribution_window_schedule
 from intercom_assets.keys import IO_MANAGER_KEY
 from intercom_assets.lake.io_manager import IntercomParquetIOManager
@@ -68,11 +69,15 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     intercom_assets = with_freshness_policy(intercom_assets, freshness_policy_for(settings.schedule_cron), selected)
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
     intercom_job = build_intercom_job(selected)
+    maintenance_job = build_maintenance_job(settings)
     return Definitions(
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
         assets=[*source_specs(), intercom_assets],
-        jobs=[intercom_job],
-        schedules=[build_attribution_window_schedule(settings, intercom_job)],
+        jobs=[intercom_job, maintenance_job],
+        schedules=[
+            build_attribution_window_schedule(settings, intercom_job),
+            build_maintenance_schedule(maintenance_job),
+        ],
         sensors=[
             build_catchup_sensor(settings, partitions_def, intercom_job),
             build_run_failure_sensor(settings),

@@ -20,6 +20,7 @@ DEFAULT_HISTORY_DAYS = 365
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_CRON = "*/30 * * * *"
 DEFAULT_PARQUET_ROOT = "data/intercom"
+DEFAULT_RUN_RETENTION_DAYS = 7
 
 
 class SettingsError(ValueError):
@@ -37,6 +38,7 @@ class Settings:
     automation_on: bool
     alert_webhook_url: str | None
     staging_dir: str | None
+    run_retention_days: int = DEFAULT_RUN_RETENTION_DAYS
     # Tables the schedule, the catch-up sensor, freshness and alerts cover (the UI can still run any of them).
     tables: tuple[str, ...] = ()
 
@@ -99,6 +101,20 @@ def _parse_automation(raw: str | None) -> bool:
     raise SettingsError(f"INTERCOM_AUTOMATION={raw!r}: use 'on' or 'off'")
 
 
+def _parse_retention(raw: str | None) -> int:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_RUN_RETENTION_DAYS
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(
+            f"INTERCOM_RUN_RETENTION_DAYS={raw!r} is not a whole number of days (1..3650)"
+        ) from None
+    if not 1 <= value <= 3650:
+        raise SettingsError(f"INTERCOM_RUN_RETENTION_DAYS={value} is outside 1..3650")
+    return value
+
+
 def _parse_root(raw: str | None) -> str:
     value = (raw or "").strip() or DEFAULT_PARQUET_ROOT
     if "://" in value:
@@ -140,5 +156,6 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
         automation_on=_parse_automation(env.get("INTERCOM_AUTOMATION")),
         alert_webhook_url=_parse_webhook(env.get("INTERCOM_ALERT_WEBHOOK_URL")),
         staging_dir=(env.get("INTERCOM_STAGING_DIR") or "").strip() or None,
+        run_retention_days=_parse_retention(env.get("INTERCOM_RUN_RETENTION_DAYS")),
         tables=_parse_tables(env.get("INTERCOM_TABLES")),
     )

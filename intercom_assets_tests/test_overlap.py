@@ -86,8 +86,10 @@ def _schedule_tags(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> d
     schedule = build_attribution_window_schedule(load_settings(deployment.env), build_intercom_job())
     with build_schedule_context(instance=deployment.instance, scheduled_execution_time=TEST_NOW) as context:
         result = schedule.evaluate_tick(context)
-    assert result.run_requests is not None and len(result.run_requests) == 1, result.skip_message
-    return {**result.run_requests[0].tags, SCHEDULE_NAME_TAG: SCHEDULE_NAME}
+    assert result.run_requests is not None and len(result.run_requests) == 2, result.skip_message
+    window = result.run_requests[0]  # the window run (the other one takes the day's snapshots)
+    assert window.run_key.startswith("window:")
+    return {**window.tags, SCHEDULE_NAME_TAG: SCHEDULE_NAME}
 
 
 def _launch_backfill(dev: DagsterDev) -> str:

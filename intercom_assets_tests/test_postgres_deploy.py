@@ -217,15 +217,17 @@ def _tags(run: dict[str, Any]) -> dict[str, str]:
 
 
 def _wait_for(deployment: Deployment, backfill_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The first scheduled run and the backfill, once both finished."""
+    """The first scheduled window run and the backfill, once both finished."""
     deadline = time.monotonic() + RUNS_TIMEOUT_SECONDS
     scheduled: dict[str, Any] | None = None
     backfill: dict[str, Any] = {}
     while time.monotonic() < deadline:
         backfill = deployment.graphql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
         runs = deployment.graphql(RUNS, {"filter": {"tags": [{"key": "intercom/trigger", "value": "schedule"}]}})
-        finished = [r for r in runs["runsOrError"]["results"] if r["status"] in FINISHED_RUN]
-        # results are newest first: the first scheduled run is the last one
+        finished = [r for r in runs["runsOrError"]["results"] if r["status"] in FINISHED_RUN
+                    and _tags(r).get("dagster/run_key", "").startswith("window:")]
+        # results are newest first: the first scheduled window run is the last one (each tick also takes the
+        # day's snapshots in a run of its own)
         scheduled = finished[-1] if finished else None
         if scheduled and backfill["status"] in FINISHED:
             return scheduled, backfill

@@ -21,6 +21,7 @@ from intercom_assets.automation.alert_sensors import CHECK_FAILURE_SENSOR, RUN_F
 from intercom_assets.automation.catchup import CATCHUP_SENSOR
 from intercom_assets.automation.checks import check_keys
 from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.maintenance import MAINTENANCE_SCHEDULE
 from intercom_assets.automation.schedules import SCHEDULE_NAME, TRIGGER_CATCHUP, TRIGGER_SCHEDULE, TRIGGER_TAG
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
@@ -66,17 +67,23 @@ def _tick(defs: Definitions, instance, when: datetime):
         (datetime(2026, 11, 2, 0, 0, tzinfo=UTC), "2026-11-01", "2026-11-02"),
     ],
 )
-def test_tick_requests_one_run_over_exactly_the_window(env, when: datetime, first: str, last: str) -> None:
+def test_tick_requests_one_window_run_and_one_snapshot_run(env, when: datetime, first: str, last: str) -> None:
     defs = build_definitions(load_settings())
     with instance_for_test() as instance:
         data = _tick(defs, instance, when)
     assert data.skip_message is None
-    assert len(data.run_requests) == 1
-    request = data.run_requests[0]
-    assert request.run_key is None
-    assert request.tags[START] == first and request.tags[END] == last
-    assert request.tags[TRIGGER_TAG] == TRIGGER_SCHEDULE
-    assert not request.partition_key
+    window, snapshots = data.run_requests
+    # the history tables over exactly the window, in one run
+    assert window.tags[START] == first and window.tags[END] == last
+    assert set(window.asset_selection) == {asset_key(s.name) for s in TABLES if not s.is_snapshot}
+    # the snapshot tables over the tick's day only: they have no other days
+    assert snapshots.tags[START] == snapshots.tags[END] == last
+    assert set(snapshots.asset_selection) == {asset_key(s.name) for s in TABLES if s.is_snapshot}
+    assert window.run_key == f"window:{when.astimezone(UTC):%Y-%m-%dT%H:%M}"
+    assert snapshots.run_key == f"snapshots:{when.astimezone(UTC):%Y-%m-%dT%H:%M}"
+    for request in (window, snapshots):
+        assert not request.partition_key
+        assert request.tags[TRIGGER_TAG] == TRIGGER_SCHEDULE
 
 
 def test_tick_skips_while_the_previous_window_run_is_in_progress(env) -> None:
@@ -89,7 +96,7 @@ def test_tick_skips_while_the_previous_window_run_is_in_progress(env) -> None:
         create_run_for_test(
             instance, job_name=INTERCOM_JOB, status=DagsterRunStatus.STARTED, tags={TRIGGER_TAG: TRIGGER_CATCHUP}
         )
-        assert len(_tick(defs, instance, TICK).run_requests) == 1
+        assert len(_tick(defs, instance, TICK).run_requests) == 2
         for status in (DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED):
             running = create_run_for_test(
                 instance, job_name=INTERCOM_JOB, status=status, tags={TRIGGER_TAG: TRIGGER_SCHEDULE}
@@ -98,7 +105,7 @@ def test_tick_skips_while_the_previous_window_run_is_in_progress(env) -> None:
             assert data.run_requests == []
             assert running.run_id in data.skip_message
             instance.report_run_canceled(running)
-        assert len(_tick(defs, instance, TICK).run_requests) == 1
+        assert len(_tick(defs, instance, TICK).run_requests) == 2
 
 
 def test_tick_skips_without_a_token(env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,7 +121,7 @@ def test_definitions_load_with_stable_names_and_automation_switch(env, monkeypat
     defs = build_definitions(load_settings())
     Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
-    assert {s.name for s in repo.schedule_defs} == {SCHEDULE_NAME}
+    assert {s.name for s in repo.schedule_defs} == {SCHEDULE_NAME, MAINTENANCE_SCHEDULE}
     assert {s.name for s in repo.sensor_defs} == {CATCHUP_SENSOR, RUN_FAILURE_SENSOR, CHECK_FAILURE_SENSOR}
     assert defs.resolve_job_def(INTERCOM_JOB).name == "intercom_job"
     schedule = defs.resolve_schedule_def(SCHEDULE_NAME)
@@ -153,17 +160,19 @@ def test_the_requested_window_run_writes_every_table_and_runs_the_checks(env, in
     defs = build_definitions(load_settings())
     with instance_for_test() as instance:
         data = _tick(defs, instance, TICK)
-        (request,) = data.run_requests
-        assert isinstance(request, RunRequest)
-        result = defs.resolve_job_def(INTERCOM_JOB).execute_in_process(tags=request.tags, instance=instance)
-        assert result.success
-        run = instance.get_run_by_id(result.run_id)
-        assert run.tags[TRIGGER_TAG] == TRIGGER_SCHEDULE
+        results = []
+        for request in data.run_requests:
+            assert isinstance(request, RunRequest)
+            results.append(defs.resolve_job_def(INTERCOM_JOB).execute_in_process(
+                tags=request.tags, instance=instance, asset_selection=request.asset_selection))
+            assert results[-1].success
+            assert instance.get_run_by_id(results[-1].run_id).tags[TRIGGER_TAG] == TRIGGER_SCHEDULE
+        result = results[0]
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     window = keys_between("2026-11-18", "2026-11-20")
     for spec in TABLES:
         written = sorted(p.parent.name.removeprefix("date=") for p in (root / spec.name).glob("date=*/part-0.parquet"))
-        # the tick's window (TEST_NOW's) ends before the real today, so no snapshot is taken in it
+        # the tick (TEST_NOW's day) is not the real today, so its snapshot run takes no snapshot
         assert written == ([] if spec.is_snapshot else window), spec.name
     # The checks ran inside the same run, once per table and written partition, and pass on real data (but the
     # WARN of the seeded over-500-parts conversation, on its own partition).

@@ -26,7 +26,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.keys import asset_key
 from intercom_assets.partitions import DATE_FORMAT, trailing_window
+from intercom_assets.reporting import window_tags
 from intercom_assets.settings import Settings
 
 SCHEDULE_NAME = "intercom_attribution_window_schedule"
@@ -66,11 +68,35 @@ def run_in_progress(instance: DagsterInstance, trigger: str) -> str | None:
     return f"{runs[0].run_id} ({runs[0].status.value})"
 
 
-def window_tags(tick_day: date, settings: Settings) -> Mapping[str, str] | None:
+def window_range(tick_day: date, settings: Settings) -> Mapping[str, str] | None:
     """Range tags of the trailing window ending on the tick's UTC day, never starting before the start date."""
     first, last = trailing_window(tick_day, settings.attribution_window_days)
     first = max(first, settings.start_date.strftime(DATE_FORMAT))
     return range_tags(first, last) if first <= last else None
+
+
+def tick_requests(tick: datetime, settings: Settings) -> list[RunRequest]:
+    """What one tick launches: the window run of the selected history tables, and today's snapshot run.
+
+    Snapshot tables have one partition per day of extraction, so they are requested for the tick's day only:
+    planned over past days, a failed run would mark days that can never hold a snapshot as failed. Each request
+    has a run key unique to the tick (Dagster requires one when a tick asks for several runs).
+    """
+    tick_day = tick.astimezone(UTC).date()
+    stamp = tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+    requests = []
+    history = [asset_key(spec.name) for spec in settings.selected() if not spec.is_snapshot]
+    snapshots = [asset_key(spec.name) for spec in settings.selected() if spec.is_snapshot]
+    tags = window_range(tick_day, settings)
+    if history and tags is not None:
+        first, last = tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
+        requests.append(RunRequest(run_key=f"window:{stamp}", asset_selection=history,
+                                   tags={**tags, **window_tags(first, last), TRIGGER_TAG: TRIGGER_SCHEDULE}))
+    day = tick_day.strftime(DATE_FORMAT)
+    if snapshots and day >= settings.start_date.strftime(DATE_FORMAT):
+        tags = {**range_tags(day, day), **window_tags(day, day), TRIGGER_TAG: TRIGGER_SCHEDULE}
+        requests.append(RunRequest(run_key=f"snapshots:{stamp}", asset_selection=snapshots, tags=tags))
+    return requests
 
 
 def build_attribution_window_schedule(settings: Settings, job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
@@ -84,19 +110,20 @@ def build_attribution_window_schedule(settings: Settings, job: UnresolvedAssetJo
         default_status=DefaultScheduleStatus.RUNNING if settings.automation_on else DefaultScheduleStatus.STOPPED,
         description=(
             f"Every tick ({settings.schedule_cron} UTC) re-extracts the last {settings.attribution_window_days} "
-            "days of every table in one run; skipped while the previous window run is still queued or running."
+            "days of the history tables in one run, and takes today's snapshots in a one-day run; skipped while "
+            "a run of the previous tick is still queued or running."
         ),
     )
-    def intercom_attribution_window_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+    def intercom_attribution_window_schedule(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
         if not token_is_set():
             return SkipReason(NO_TOKEN_REASON)
         running = run_in_progress(context.instance, TRIGGER_SCHEDULE)
         if running:
-            return SkipReason(f"The previous attribution-window run {running} has not finished; skipping this tick.")
+            return SkipReason(f"The previous tick's run {running} has not finished; skipping this tick.")
         tick = context.scheduled_execution_time or datetime.now(UTC)
-        tags = window_tags(tick.astimezone(UTC).date(), settings)
-        if tags is None:
+        requests = tick_requests(tick, settings)
+        if not requests:
             return SkipReason(f"The tick's day {tick:%Y-%m-%d} is before INTERCOM_START_DATE={settings.start_date}.")
-        return RunRequest(tags={**tags, TRIGGER_TAG: TRIGGER_SCHEDULE})
+        return requests
 
     return intercom_attribution_window_schedule
