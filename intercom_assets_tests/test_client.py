@@ -24,6 +24,7 @@ from intercom_assets.intercom.client import IntercomClient, _endpoint_template
 from intercom_assets.intercom.errors import IntercomAPIError, IntercomAuthError, IntercomConfigError, IntercomError
 from intercom_assets.intercom.ratelimit import RatePacer, RequestSlots, backoff_delay
 from intercom_assets.intercom.request_stats import RequestStats
+from intercom_assets.intercom.search import plan_slices
 from intercom_assets_tests.intercom_server import Faults, IntercomTestServer
 
 TOKEN = "test-token-0123456789abcdef"
@@ -286,16 +287,22 @@ def test_search_is_exact_to_the_second_across_workspace_midnight(tz: str, path: 
 
 def test_search_reyields_only_newer_versions_when_results_shift(srv: IntercomTestServer,
                                                                  client: IntercomClient) -> None:
-    """A record updated while paging moves to the end of the ascending order: it comes back once, newer."""
+    """A record updated while its window is read comes back at most once more, newer, and the next read of the
+    window has it: the slice holding its new time may have been read before the edit (then the next run's
+    re-read of the window picks it up), never an older version after a newer one."""
     start, end = NOW - timedelta(days=30), NOW + timedelta(days=1)
     pages = client.search_updated("/contacts/search", "data", start, end, per_page=20)
     first = next(pages)
     moved = first[0]["id"]
+    new_time = int((NOW + timedelta(hours=1)).timestamp())
     srv.touch("contacts", moved, NOW + timedelta(hours=1))
     rest = flat(pages)
     seen = first + rest
     versions = [r["updated_at"] for r in seen if r["id"] == moved]
-    assert versions == [first[0]["updated_at"], int((NOW + timedelta(hours=1)).timestamp())]
+    assert versions in ([first[0]["updated_at"]], [first[0]["updated_at"], new_time])
+    again = [r["updated_at"] for r in flat(client.search_updated("/contacts/search", "data", start, end))
+             if r["id"] == moved]
+    assert again == [new_time]
     newest: dict[str, int] = {}
     for r in seen:
         newest[r["id"]] = max(newest.get(r["id"], 0), r["updated_at"])
@@ -314,6 +321,43 @@ def test_search_rereads_when_a_record_leaves_a_historical_window(srv: IntercomTe
     srv.touch("contacts", first[0]["id"], NOW)
     got = ids_of(first + flat(pages))
     assert sorted(got) == expected and len(got) == len(set(got))
+
+
+def test_contact_search_slices_are_the_workspaces_local_days(srv: IntercomTestServer,
+                                                              client: IntercomClient) -> None:
+    """With the workspace's zone from GET /me, slices ask for whole local days and no widening: the pages read
+    are those of the window's local days (not three times as many), and the result is exact."""
+    start, end = NOW - timedelta(days=30), NOW
+    lo, hi = int(start.timestamp()), int(end.timestamp())
+    srv.reset_counts()
+    got = flat(client.search_updated("/contacts/search", "data", start, end, per_page=150))
+    assert sorted(ids_of(got)) == sorted(i for i, r in srv.workspace.contacts.items() if lo <= r["updated_at"] < hi)
+    zone = client.workspace_zone()
+    assert zone is not None and zone.key == srv.workspace.timezone
+    local = [srv.workspace.local_day(r["updated_at"]) for r in srv.workspace.contacts.values()]
+    first, last = srv.workspace.local_day(lo), srv.workspace.local_day(hi - 1)
+    in_local_days = sum(first <= day <= last for day in local)
+    slices = plan_slices(lo, hi, zone, day_granular=True)
+    assert len(slices) == (last - first).days + 1
+    # one page per slice here (fewer than 150 contacts a day), and only the local days' contacts are fetched
+    assert srv.request_counts()["POST /contacts/search"] == len(slices)
+    assert in_local_days < len(got) + 150
+
+
+@pytest.mark.parametrize("zone_name", ["America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata", "UTC"])
+def test_slices_cover_the_window_exactly_across_dst(zone_name: str) -> None:
+    zone = ZoneInfo(zone_name)
+    low = int(datetime(2026, 3, 1, 7, 30, tzinfo=UTC).timestamp())
+    high = int(datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp())
+    for day_granular in (True, False):
+        slices = plan_slices(low, high, zone, day_granular, max_slices=32)
+        assert len(slices) <= 32
+        assert slices[0].keep_low == low and slices[-1].keep_high == high
+        for before, after in zip(slices, slices[1:], strict=False):
+            assert before.keep_high == after.keep_low == after.after + 1 == before.before
+        tz = zone if day_granular else ZoneInfo("UTC")
+        for one in slices:  # every cut is a local midnight of the zone the API compares in
+            assert datetime.fromtimestamp(one.before, tz).time() == datetime.min.time()
 
 
 def test_search_rejects_naive_or_empty_windows(client: IntercomClient) -> None:
@@ -427,7 +471,7 @@ def test_403_and_other_4xx_are_not_retried() -> None:
         with pytest.raises(IntercomAPIError) as api:
             c.list_all("/data_attributes", "data", {"model": "conversation"})
     assert len(seen) == 2
-    assert auth.value.status == 403 and "scope" in str(auth.value) and "GET /teams" in str(auth.value)
+    assert auth.value.status == 403 and "plan does not include GET /teams" in str(auth.value)
     assert TOKEN not in str(auth.value)
     assert (api.value.status, api.value.code, api.value.endpoint) == (422, "parameter_invalid",
                                                                       "GET /data_attributes")
@@ -449,8 +493,11 @@ def test_every_request_carries_auth_version_and_accept_headers() -> None:
         assert req["headers"]["Authorization"] == f"Bearer {TOKEN}"
         assert req["headers"]["Intercom-Version"] == "2.11"
         assert req["headers"]["Accept"] == "application/json"
-    assert seen[1]["method"] == "POST" and seen[1]["headers"]["Content-Type"] == "application/json"
-    body = seen[1]["body"]
+    # contact search asks GET /me for the workspace's time zone; without one (this stub names none) it reads the
+    # whole window as one slice widened by 25 hours on each side
+    assert seen[1]["method"] == "GET" and seen[1]["path"].startswith("/me")
+    assert seen[2]["method"] == "POST" and seen[2]["headers"]["Content-Type"] == "application/json"
+    body = seen[2]["body"]
     lo, hi = int((NOW - timedelta(days=1)).timestamp()), int(NOW.timestamp())
     assert body["sort"] == {"field": "updated_at", "order": "ascending"}
     assert [f["value"] for f in body["query"]["value"]] == [lo - 25 * 3600, hi + 25 * 3600]
@@ -684,3 +731,28 @@ def stub(handler: Handler) -> Iterator[tuple[str, list[dict]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------- requests in flight follow rate x latency
+def test_requests_in_flight_follow_the_allowed_rate_times_the_latency(srv: IntercomTestServer) -> None:
+    """200 ms per request and 80 requests/s allowed (6,000/min x 0.8): Little's law asks for 16 in flight
+    (20 with the headroom), more than a fixed pool of 8 and far fewer than the ceiling of 64."""
+    srv.set_latency_ms(200)
+    srv.set_rate_limit(6_000)
+    ids = sorted(srv.workspace.conversations)[:120]
+    with make_client(srv.base_url, max_concurrency=64) as c:
+        srv.reset_counts()
+        assert len(list(c.get_conversations(ids))) == len(ids)
+        limit = c.in_flight_limit
+    assert 16 <= limit <= 24, limit
+    assert 14 <= srv.max_in_flight() <= 25, srv.max_in_flight()
+
+
+def test_the_configured_concurrency_is_a_ceiling(srv: IntercomTestServer) -> None:
+    srv.set_latency_ms(200)
+    srv.set_rate_limit(6_000)
+    with make_client(srv.base_url, max_concurrency=6) as c:
+        srv.reset_counts()
+        list(c.get_conversations(sorted(srv.workspace.conversations)[:40]))
+        assert c.in_flight_limit == 6
+    assert srv.max_in_flight() <= 6

@@ -41,12 +41,26 @@ def _header_number(headers: Mapping[str, str], name: str) -> float | None:
 
 
 class RequestSlots:
-    """At most `size` requests in flight; sequential chains take a free slot before any waiting bulk fetch."""
+    """At most `limit` requests in flight (the limit can move); sequential chains take a free slot before any
+    waiting bulk fetch."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, limit: int) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._free = size
+        self._limit = limit
+        self._busy = 0
         self._chains_waiting = 0
+
+    @property
+    def limit(self) -> int:
+        with self._cond:
+            return self._limit
+
+    def set_limit(self, limit: int) -> None:
+        """Change how many requests may be in flight (those already in flight finish either way)."""
+        with self._cond:
+            if limit != self._limit:
+                self._limit = max(1, limit)
+                self._cond.notify_all()
 
     @contextmanager
     def hold(self, bulk: bool) -> Iterator[None]:
@@ -54,18 +68,53 @@ class RequestSlots:
             if not bulk:
                 self._chains_waiting += 1
             try:
-                while self._free == 0 or (bulk and self._chains_waiting > 0):
+                while self._busy >= self._limit or (bulk and self._chains_waiting > 0):
                     self._cond.wait()
             finally:
                 if not bulk:
                     self._chains_waiting -= 1
-            self._free -= 1
+            self._busy += 1
         try:
             yield
         finally:
             with self._cond:
-                self._free += 1
+                self._busy -= 1
                 self._cond.notify_all()
+
+
+class InFlightTarget:
+    """How many requests to keep in flight: the allowed rate times the observed latency (Little's law).
+
+    At 300 ms per request and 133 requests/s allowed, 40 in flight reach the rate; a fixed 16 would cap the run at
+    53/s. The latency is an exponentially weighted average of completed requests; `ceiling` (the configured
+    INTERCOM_MAX_CONCURRENCY) bounds it, and before the rate is known the ceiling applies.
+    """
+
+    HEADROOM = 1.25  # latency varies: a little more in flight than the average needs
+    FLOOR = 2
+    WEIGHT = 0.1
+
+    def __init__(self, ceiling: int, initial: int = 8) -> None:
+        self.ceiling = ceiling
+        self._lock = threading.Lock()
+        self._latency: float | None = None
+        self._initial = min(ceiling, initial)
+
+    def observe(self, seconds: float) -> None:
+        with self._lock:
+            self._latency = seconds if self._latency is None else (
+                self._latency + self.WEIGHT * (seconds - self._latency))
+
+    def target(self, requests_per_second: float | None) -> int:
+        """Requests to keep in flight at this allowed rate (None: no limit known yet)."""
+        with self._lock:
+            latency = self._latency
+        if latency is None:
+            return self._initial
+        if not requests_per_second:
+            return self.ceiling
+        wanted = math.ceil(requests_per_second * latency * self.HEADROOM)
+        return max(self.FLOOR, min(self.ceiling, wanted))
 
 
 class RatePacer:
@@ -93,6 +142,12 @@ class RatePacer:
         self._window_reset: float | None = None
         self._budget: int | None = None
         self._paused_until = 0.0
+
+    @property
+    def requests_per_second(self) -> float | None:
+        """The rate this app may use (the share of the limit), once a response has told the limit."""
+        with self._cond:
+            return self._limit * self._share / WINDOW_SECONDS if self._limit else None
 
     @property
     def interval(self) -> float:

@@ -24,7 +24,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from intercom_assets.intercom.errors import IntercomAPIError, IntercomAuthError, IntercomConfigError, IntercomError
-from intercom_assets.intercom.ratelimit import RatePacer, RequestSlots, backoff_delay
+from intercom_assets.intercom.ratelimit import InFlightTarget, RatePacer, RequestSlots, backoff_delay
 from intercom_assets.intercom.request_stats import RequestStats
 
 logger = logging.getLogger("intercom_assets.intercom.client")
@@ -188,7 +188,8 @@ class Transport:
         self._scroll_wait = scroll_exists_max_wait_seconds
         self._max_scroll_restarts = max_scroll_restarts
         self._pacer = RatePacer(rate_limit_share, max_wait_seconds=rate_limit_max_wait_seconds)
-        self._in_flight = RequestSlots(max_concurrency)
+        self._concurrency = InFlightTarget(max_concurrency)
+        self._in_flight = RequestSlots(self._concurrency.target(None))
         self._scroll_lock = threading.Lock()
         self.stats = RequestStats()
         self._session = requests.Session()
@@ -205,6 +206,11 @@ class Transport:
     def __repr__(self) -> str:
         return (f"IntercomClient(base_url={self._base_url!r}, api_version={self._api_version!r}, "
                 f"max_concurrency={self._max_concurrency})")
+
+    @property
+    def in_flight_limit(self) -> int:
+        """How many requests the client currently lets be in flight (rate × latency, within the ceiling)."""
+        return self._in_flight.limit
 
     def __enter__(self) -> Transport:
         return self
@@ -280,6 +286,8 @@ class Transport:
         status = response.status_code
         self.stats.add(endpoint, nbytes=len(content))
         self._pacer.observe(response.headers)
+        self._concurrency.observe(time.monotonic() - started)
+        self._in_flight.set_limit(self._concurrency.target(self._pacer.requests_per_second))
         logger.debug("%s -> HTTP %d, %d bytes in %.3fs (attempt %d)", endpoint, status, len(content),
                      time.monotonic() - started, attempt + 1)
         if 200 <= status < 300:
