@@ -24,6 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 HISTORY_DAYS = 60
+# The tables of the replaced Stitch integration (the size targets are stated for these).
+ORIGINAL_TABLES = ("contacts", "users", "leads", "companies", "company_segments", "conversations",
+                   "conversation_parts", "admins", "teams", "tags", "segments", "contact_attributes",
+                   "company_attributes")
 BUMP_FRACTION = 0.02
 
 
@@ -122,6 +126,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=8)
     parser.add_argument("--ticks-per-day", type=int, default=25)
     parser.add_argument("--retention-days", type=int, default=2)
+    parser.add_argument("--tables", default="", help="INTERCOM_TABLES for the ticks (default: every table); "
+                        f"'original' = the 13 tables of the replaced integration: {','.join(ORIGINAL_TABLES)}")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--day-end", help=argparse.SUPPRESS)
@@ -142,9 +148,11 @@ def main() -> None:
     env = {**os.environ, "DAGSTER_HOME": str(home), "INTERCOM_ACCESS_TOKEN": TOKEN,
            "INTERCOM_PARQUET_ROOT": str(work / "parquet"), "INTERCOM_AUTOMATION": "off",
            "INTERCOM_START_DATE": (first_day - timedelta(days=HISTORY_DAYS)).date().isoformat(),
-           "INTERCOM_RUN_RETENTION_DAYS": str(args.retention_days), "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+           "INTERCOM_RUN_RETENTION_DAYS": str(args.retention_days), "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+           "INTERCOM_TABLES": ",".join(ORIGINAL_TABLES) if args.tables == "original" else args.tables}
     print(f"{args.days} simulated days from {first_day:%Y-%m-%d} x {args.ticks_per_day} ticks, maintenance each "
-          f"day's end, retention {args.retention_days} days; work dir {work}", flush=True)
+          f"day's end, retention {args.retention_days} days, tables: {env['INTERCOM_TABLES'] or 'all'}; "
+          f"work dir {work}", flush=True)
     print(f"{'day':<10} {'runs':>4} {'mats':>6} {'before maint':>13} {'after maint':>12} {'growth':>10} "
           f"{'B/tick':>10} {'B/table-part':>12} {'deleted':>7} {'kept':>4} {'copied':>6} {'s/tick':>6} {'maint s':>7}",
           flush=True)

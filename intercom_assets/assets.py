@@ -37,14 +37,15 @@ from dagster import (
 )
 
 from intercom_assets.automation.checks import check_specs, evaluate_partitions, latest_materializations
-from intercom_assets.extraction import ExtractionResult, Window, extract
+from intercom_assets.automation.schedules import TRIGGER_CATCHUP, TRIGGER_TAG
+from intercom_assets.extraction import ExtractionResult, ScrollPolicy, Window, extract
 from intercom_assets.keys import EXTRACT_STEP, GROUP, IO_MANAGER_KEY, POOL, SNAPSHOT_GROUP, asset_key, source_key
 from intercom_assets.lake.io_manager import commit_partition, partition_facts
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import DATE_FORMAT
 from intercom_assets.reporting import column_schema, run_figure_tags, summary_line, window_tags
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
-from intercom_assets.tables import TABLES, TableSpec
+from intercom_assets.tables import SCROLL, SEARCH, TABLES, TableSpec
 
 
 def _describe(spec: TableSpec) -> str:
@@ -143,9 +144,13 @@ def _wipe_stale_snapshot_failures(context: AssetExecutionContext, snapshots: Seq
 
 
 def build_intercom_assets(
-    partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES
+    partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES, companies_refresh_minutes: int = 0
 ) -> AssetsDefinition:
-    """The multi-asset over every declared table, with its per-partition checks."""
+    """The multi-asset over every declared table, with its per-partition checks.
+
+    With `companies_refresh_minutes` (INTERCOM_COMPANIES_REFRESH_MINUTES) a complete companies scroll is stored,
+    and catch-up chunks reuse one younger than that period instead of scrolling again.
+    """
     by_name = {spec.name: spec for spec in tables}
     sources = {source.name for spec in tables for source in spec.sources}
 
@@ -181,9 +186,13 @@ def build_intercom_assets(
         staging = _fresh_staging_dir(parquet_storage.staging_dir)
         try:
             clock = time.monotonic()
+            scroll = None
+            if companies_refresh_minutes:
+                catchup = context.run.tags.get(TRIGGER_TAG) == TRIGGER_CATCHUP
+                scroll = ScrollPolicy(reuse_seconds=companies_refresh_minutes * 60 if catchup else 0)
             with intercom.open_client() as client:
                 result = extract(client, selected, window, started.strftime(DATE_FORMAT), staging,
-                                 int(started.timestamp()), store)
+                                 int(started.timestamp()), store, scroll)
                 stats, per_endpoint = client.stats.total(), client.stats.snapshot()
             seconds = time.monotonic() - clock
             for table, parents in sorted(result.over_cap.items()):
@@ -211,7 +220,9 @@ def build_intercom_assets(
             for verdict in evaluate_partitions(store, _check_targets(selected, window, result, store)):
                 yield from verdict.evaluations(wanted, targets[verdict.table.name].get(verdict.partition))
             failed = sorted(result.failures)
-            context.instance.add_run_tags(context.run_id, run_figure_tags(stats, seconds, failed))
+            context.instance.add_run_tags(
+                context.run_id, run_figure_tags(stats, seconds, failed, chain_seconds(result, selected))
+            )
             context.log.info(summary_line((first, last, len(window.partition_keys)), stats, per_endpoint, seconds,
                                           result.source_seconds, [s.name for s in committed], failed))
             if failed:
@@ -226,6 +237,12 @@ def build_intercom_assets(
             shutil.rmtree(staging, ignore_errors=True)
 
     return intercom_extract
+
+
+def chain_seconds(result: ExtractionResult, selected: Sequence[TableSpec]) -> dict[str, float]:
+    """Seconds of each sequential pass (searches, the scroll), so a user sees when one outgrows the schedule."""
+    chains = {spec.source.name for spec in selected if spec.source.paging in (SEARCH, SCROLL)}
+    return {name: seconds for name, seconds in result.source_seconds.items() if name in chains}
 
 
 def _failure_details(result: ExtractionResult) -> dict[str, Any]:

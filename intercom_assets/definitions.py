@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from dagster import Definitions, EnvVar, in_process_executor
 
@@ -28,6 +29,7 @@ from intercom_assets.resources import (
     ParquetStorageResource,
 )
 from intercom_assets.settings import Settings, SettingsError, load_settings
+from intercom_assets.tables import SCROLL
 
 
 def _env(name: str, default, kind: str = "str"):
@@ -63,10 +65,16 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     """Everything the code location serves, from validated settings."""
     settings = settings or load_settings()
     partitions_def = build_partitions_def(settings.start_date)
-    intercom_assets = build_intercom_assets(partitions_def)
+    intercom_assets = build_intercom_assets(
+        partitions_def, companies_refresh_minutes=settings.companies_refresh_minutes
+    )
     # Freshness: Dagster's freshness daemon evaluates the policy; the check-failure sensor alerts on WARN/FAIL.
     selected = settings.selected()
-    intercom_assets = with_freshness_policy(intercom_assets, freshness_policy_for(settings.schedule_cron), selected)
+    policy = freshness_policy_for(settings.schedule_cron)
+    scroll_policy = freshness_policy_for(settings.schedule_cron, timedelta(minutes=settings.companies_refresh_minutes))
+    intercom_assets = with_freshness_policy(
+        intercom_assets, {spec.name: scroll_policy if spec.source.paging == SCROLL else policy for spec in selected}
+    )
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
     intercom_job = build_intercom_job(selected)
     maintenance_job = build_maintenance_job(settings)

@@ -23,6 +23,7 @@ RETRIES_TAG = "intercom/api_retries"
 RATE_LIMITED_TAG = "intercom/api_429s"
 SECONDS_TAG = "intercom/extraction_seconds"
 FAILED_TABLES_TAG = "intercom/failed_tables"
+CHAINS_TAG = "intercom/chain_seconds"
 MAX_FAILED_TAG = 200
 _HOUSEKEEPING = {
     EXTRA_COLUMN: "JSON text of every value the declared columns could not hold, under its dotted path (nothing "
@@ -93,7 +94,9 @@ def window_tags(first: str, last: str) -> dict[str, str]:
     return {WINDOW_TAG: f"{first}...{last}"}
 
 
-def run_figure_tags(stats: Mapping[str, Any], seconds: float, failed: Sequence[str]) -> dict[str, str]:
+def run_figure_tags(
+    stats: Mapping[str, Any], seconds: float, failed: Sequence[str], chains: Mapping[str, float] | None = None
+) -> dict[str, str]:
     """Run-level figures as tags (strings, by Dagster's rules)."""
     tags = {
         REQUESTS_TAG: str(stats.get("requests", 0)),
@@ -101,6 +104,8 @@ def run_figure_tags(stats: Mapping[str, Any], seconds: float, failed: Sequence[s
         RATE_LIMITED_TAG: str(stats.get("rate_limited", 0)),
         SECONDS_TAG: f"{seconds:.1f}",
     }
+    if chains:
+        tags[CHAINS_TAG] = " ".join(f"{name}={secs:.1f}s" for name, secs in sorted(chains.items()))
     if failed:
         tags[FAILED_TABLES_TAG] = ",".join(failed)[:MAX_FAILED_TAG]
     return tags

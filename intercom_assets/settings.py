@@ -39,6 +39,8 @@ class Settings:
     alert_webhook_url: str | None
     staging_dir: str | None
     run_retention_days: int = DEFAULT_RUN_RETENTION_DAYS
+    # Scheduled window runs read the companies scroll at most this often (0: every run); see schedules.py.
+    companies_refresh_minutes: int = 0
     # Tables the schedule, the catch-up sensor, freshness and alerts cover (the UI can still run any of them).
     tables: tuple[str, ...] = ()
 
@@ -65,17 +67,17 @@ def _parse_start_date(raw: str | None, today: date) -> date:
     return value
 
 
-def _parse_window(raw: str | None) -> int:
+def _parse_int(env: Mapping[str, str], name: str, default: int, low: int, high: int, unit: str) -> int:
+    """A whole number within [low, high] from a variable, or the default when it is unset."""
+    raw = env.get(name)
     if raw is None or raw.strip() == "":
-        return DEFAULT_WINDOW_DAYS
+        return default
     try:
         value = int(raw.strip())
     except ValueError:
-        raise SettingsError(
-            f"INTERCOM_ATTRIBUTION_WINDOW_DAYS={raw!r} is not a whole number of days (1..365)"
-        ) from None
-    if not 1 <= value <= 365:
-        raise SettingsError(f"INTERCOM_ATTRIBUTION_WINDOW_DAYS={value} is outside 1..365")
+        raise SettingsError(f"{name}={raw!r} is not a whole number of {unit} ({low}..{high})") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} is outside {low}..{high}")
     return value
 
 
@@ -99,20 +101,6 @@ def _parse_automation(raw: str | None) -> bool:
     if value in ("off", "false", "0", "no"):
         return False
     raise SettingsError(f"INTERCOM_AUTOMATION={raw!r}: use 'on' or 'off'")
-
-
-def _parse_retention(raw: str | None) -> int:
-    if raw is None or raw.strip() == "":
-        return DEFAULT_RUN_RETENTION_DAYS
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise SettingsError(
-            f"INTERCOM_RUN_RETENTION_DAYS={raw!r} is not a whole number of days (1..3650)"
-        ) from None
-    if not 1 <= value <= 3650:
-        raise SettingsError(f"INTERCOM_RUN_RETENTION_DAYS={value} is outside 1..3650")
-    return value
 
 
 def _parse_root(raw: str | None) -> str:
@@ -150,12 +138,15 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
     today = today or datetime.now(UTC).date()
     return Settings(
         start_date=_parse_start_date(env.get("INTERCOM_START_DATE"), today),
-        attribution_window_days=_parse_window(env.get("INTERCOM_ATTRIBUTION_WINDOW_DAYS")),
+        attribution_window_days=_parse_int(
+            env, "INTERCOM_ATTRIBUTION_WINDOW_DAYS", DEFAULT_WINDOW_DAYS, 1, 365, "days"
+        ),
         schedule_cron=_parse_cron(env.get("INTERCOM_SCHEDULE_CRON")),
         parquet_root=_parse_root(env.get("INTERCOM_PARQUET_ROOT")),
         automation_on=_parse_automation(env.get("INTERCOM_AUTOMATION")),
         alert_webhook_url=_parse_webhook(env.get("INTERCOM_ALERT_WEBHOOK_URL")),
         staging_dir=(env.get("INTERCOM_STAGING_DIR") or "").strip() or None,
-        run_retention_days=_parse_retention(env.get("INTERCOM_RUN_RETENTION_DAYS")),
+        run_retention_days=_parse_int(env, "INTERCOM_RUN_RETENTION_DAYS", DEFAULT_RUN_RETENTION_DAYS, 1, 3650, "days"),
+        companies_refresh_minutes=_parse_int(env, "INTERCOM_COMPANIES_REFRESH_MINUTES", 0, 0, 10_080, "minutes"),
         tables=_parse_tables(env.get("INTERCOM_TABLES")),
     )

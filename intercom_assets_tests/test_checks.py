@@ -160,12 +160,18 @@ def test_check_specs_are_partitioned_and_live_on_the_extraction_step() -> None:
 
 
 def test_freshness_policy_is_applied_to_every_asset_and_follows_the_cron() -> None:
-    assets = with_freshness_policy(build_intercom_assets(PARTITIONS), freshness_policy_for("*/30 * * * *"))
+    assets = with_freshness_policy(
+        build_intercom_assets(PARTITIONS), dict.fromkeys(TABLES_BY_NAME, freshness_policy_for("*/30 * * * *"))
+    )
     policies = {spec.key: spec.freshness_policy for spec in assets.specs}
     assert len(policies) == len(TABLES_BY_NAME)
     for policy in policies.values():
         assert policy.fail_window.to_timedelta() == timedelta(hours=2)
         assert policy.warn_window.to_timedelta() == timedelta(hours=1)
+    # a table read every 6 hours (the companies scroll) is due only after that period
+    slow = freshness_policy_for("*/30 * * * *", timedelta(hours=6))
+    assert slow.warn_window.to_timedelta() == timedelta(hours=7)
+    assert slow.fail_window.to_timedelta() == timedelta(hours=8)
     daily = freshness_policy_for("0 3 * * *")
     assert daily.fail_window.to_timedelta() == timedelta(days=4)
     assert daily.warn_window.to_timedelta() == timedelta(days=2)

@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from dagster import DagsterInstance
 
 from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.schedules import TRIGGER_CATCHUP, TRIGGER_SCHEDULE, TRIGGER_TAG, range_tags
 from intercom_assets.definitions import build_definitions
-from intercom_assets.partitions import day_key
+from intercom_assets.keys import asset_key
+from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES
 
@@ -61,3 +64,33 @@ def test_steady_state_reuses_unchanged_parts_and_equals_a_full_refetch(
 
     _run(full, monkeypatch)
     assert _rows(incremental) == _rows(full)
+
+
+def test_with_a_refresh_period_one_scroll_feeds_the_catch_up_chunks(intercom_env, intercom_server, tmp_path,
+                                                                    monkeypatch):
+    """A complete scroll is stored; catch-up chunks within the period reuse it (no scroll request) and write the
+    same companies as a scroll would; other runs scroll."""
+    monkeypatch.setenv("INTERCOM_COMPANIES_REFRESH_MINUTES", "60")
+    root, fresh = tmp_path / "cached", tmp_path / "fresh"
+    scroll_tables = [asset_key("companies"), asset_key("company_segments")]
+
+    def run(where: Path, first: str, last: str, trigger: str) -> int:
+        monkeypatch.setenv("INTERCOM_PARQUET_ROOT", str(where))
+        defs = build_definitions(load_settings())
+        intercom_server.reset_counts()
+        tags = {**range_tags(first, last), TRIGGER_TAG: trigger}
+        with DagsterInstance.ephemeral() as instance:
+            assert defs.resolve_job_def(INTERCOM_JOB).execute_in_process(
+                instance=instance, tags=tags, asset_selection=scroll_tables).success
+        return intercom_server.request_counts().get("GET /companies/scroll", 0)
+
+    assert run(root, "2026-11-14", "2026-11-20", TRIGGER_SCHEDULE) > 0
+    assert (root / "_state" / "companies_scroll.parquet").is_file()
+    assert run(root, "2026-10-01", "2026-10-30", TRIGGER_CATCHUP) == 0
+    assert run(root, "2026-09-01", "2026-09-30", TRIGGER_CATCHUP) == 0
+    assert run(fresh, "2026-10-01", "2026-10-30", "manual") > 0
+    for table in ("companies", "company_segments"):
+        for day in keys_between("2026-10-01", "2026-10-30"):
+            cached = pq.read_table(root / table / f"date={day}" / "part-0.parquet").drop_columns(["_extracted_at"])
+            scrolled = pq.read_table(fresh / table / f"date={day}" / "part-0.parquet").drop_columns(["_extracted_at"])
+            assert cached.to_pylist() == scrolled.to_pylist(), (table, day)

@@ -22,7 +22,13 @@ from intercom_assets.automation.catchup import CATCHUP_SENSOR
 from intercom_assets.automation.checks import check_keys
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.maintenance import MAINTENANCE_SCHEDULE
-from intercom_assets.automation.schedules import SCHEDULE_NAME, TRIGGER_CATCHUP, TRIGGER_SCHEDULE, TRIGGER_TAG
+from intercom_assets.automation.schedules import (
+    SCHEDULE_NAME,
+    TRIGGER_CATCHUP,
+    TRIGGER_SCHEDULE,
+    TRIGGER_TAG,
+    tick_requests,
+)
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
 from intercom_assets.partitions import day_key, keys_between
@@ -203,3 +209,23 @@ def test_intercom_tables_decides_what_the_schedule_catchup_freshness_and_alerts_
     assert fresh == selected
     checks = {key.asset_key for key in check_keys(settings.selected())}
     assert checks == selected
+
+
+def test_within_the_companies_refresh_period_a_window_run_leaves_the_scroll_out(env, monkeypatch) -> None:
+    monkeypatch.setenv("INTERCOM_COMPANIES_REFRESH_MINUTES", "360")
+    settings = load_settings()
+    scroll = {asset_key("companies"), asset_key("company_segments")}
+    fresh = tick_requests(TICK, settings, last_scroll=(TICK - timedelta(minutes=359)).timestamp())
+    assert not scroll & set(fresh[0].asset_selection)
+    assert asset_key("contacts") in fresh[0].asset_selection
+    due = tick_requests(TICK, settings, last_scroll=(TICK - timedelta(minutes=360)).timestamp())
+    assert scroll <= set(due[0].asset_selection)
+    assert scroll <= set(tick_requests(TICK, settings, last_scroll=None)[0].asset_selection)
+    # every run reads the scroll when the cadence is off (the default)
+    monkeypatch.delenv("INTERCOM_COMPANIES_REFRESH_MINUTES")
+    assert scroll <= set(tick_requests(TICK, load_settings(), last_scroll=TICK.timestamp())[0].asset_selection)
+    defs = build_definitions(settings)
+    policies = {key: spec.freshness_policy for key, spec in
+                defs.resolve_assets_def(asset_key("contacts")).specs_by_key.items()}
+    assert policies[asset_key("companies")].fail_window.to_timedelta() == timedelta(hours=8)
+    assert policies[asset_key("contacts")].fail_window.to_timedelta() == timedelta(hours=2)

@@ -19,7 +19,7 @@ Freshness is a `FreshnessPolicy.time_window` on every asset spec, evaluated by D
 check-failure sensor alerts on its WARN/FAIL states.
 """
 
-from collections.abc import Iterator, Sequence, Set
+from collections.abc import Iterator, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -282,24 +282,26 @@ def cron_max_gap(cron: str) -> timedelta:
     return gap
 
 
-def freshness_policy_for(cron: str) -> FreshnessPolicy:
+def freshness_policy_for(cron: str, refresh: timedelta = timedelta(0)) -> FreshnessPolicy:
     """Warn after two missed ticks, fail after four (at least 1 h / 2 h: a 30-minute cron gives 1 h / 2 h).
 
     A run covers the whole attribution window, so one slow or skipped tick is normal; four in a row is not.
+    Tables read on a slower cadence (the companies scroll, INTERCOM_COMPANIES_REFRESH_MINUTES) get that
+    period on top: a table is stale when it missed ticks after it was due, not merely while it waits.
     """
     gap = cron_max_gap(cron)
     return FreshnessPolicy.time_window(
-        fail_window=max(timedelta(hours=2), 4 * gap), warn_window=max(timedelta(hours=1), 2 * gap)
+        fail_window=max(timedelta(hours=2), 4 * gap) + refresh, warn_window=max(timedelta(hours=1), 2 * gap) + refresh
     )
 
 
 def with_freshness_policy(
-    assets_def: AssetsDefinition, policy: FreshnessPolicy, tables: Sequence[TableSpec] = TABLES
+    assets_def: AssetsDefinition, policies: Mapping[str, FreshnessPolicy]
 ) -> AssetsDefinition:
-    """The same assets with the policy on the selected tables' specs (assets.py stays policy-free; Dagster's
-    freshness daemon evaluates it): a table nobody extracts on a schedule is not expected to be fresh."""
-    keys = {asset_key(spec.name) for spec in tables}
+    """The same assets with each selected table's policy (table name -> policy; assets.py stays policy-free, and
+    Dagster's freshness daemon evaluates it): a table nobody extracts on a schedule is not expected to be fresh."""
+    by_key = {asset_key(name): policy for name, policy in policies.items()}
     (mapped,) = map_asset_specs(
-        lambda spec: apply_freshness_policy(spec, policy) if spec.key in keys else spec, [assets_def]
+        lambda spec: apply_freshness_policy(spec, by_key[spec.key]) if spec.key in by_key else spec, [assets_def]
     )
     return mapped

@@ -30,8 +30,11 @@ from intercom_assets.keys import asset_key
 from intercom_assets.partitions import DATE_FORMAT, trailing_window
 from intercom_assets.reporting import window_tags
 from intercom_assets.settings import Settings
+from intercom_assets.tables import SCROLL
 
 SCHEDULE_NAME = "intercom_attribution_window_schedule"
+# The table whose newest materialization marks the end of the last complete companies scroll.
+SCROLL_TABLE = "companies"
 TRIGGER_TAG = "intercom/trigger"
 TRIGGER_SCHEDULE = "schedule"
 TRIGGER_CATCHUP = "catchup"
@@ -75,17 +78,31 @@ def window_range(tick_day: date, settings: Settings) -> Mapping[str, str] | None
     return range_tags(first, last) if first <= last else None
 
 
-def tick_requests(tick: datetime, settings: Settings) -> list[RunRequest]:
+def scroll_is_fresh(tick: datetime, settings: Settings, last_scroll: float | None) -> bool:
+    """Whether the last complete companies scroll (its tables' newest materialization) is younger than
+    INTERCOM_COMPANIES_REFRESH_MINUTES, so a scheduled window run may leave the scroll out."""
+    refresh = settings.companies_refresh_minutes
+    return bool(refresh) and last_scroll is not None and tick.timestamp() - last_scroll < refresh * 60
+
+
+def tick_requests(tick: datetime, settings: Settings, last_scroll: float | None = None) -> list[RunRequest]:
     """What one tick launches: the window run of the selected history tables, and today's snapshot run.
 
     Snapshot tables have one partition per day of extraction, so they are requested for the tick's day only:
     planned over past days, a failed run would mark days that can never hold a snapshot as failed. Each request
-    has a run key unique to the tick (Dagster requires one when a tick asks for several runs).
+    has a run key unique to the tick (Dagster requires one when a tick asks for several runs). Within
+    INTERCOM_COMPANIES_REFRESH_MINUTES of the last complete scroll the tables of the scroll are left out: their
+    stored partitions stay as they are.
     """
     tick_day = tick.astimezone(UTC).date()
     stamp = tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
     requests = []
-    history = [asset_key(spec.name) for spec in settings.selected() if not spec.is_snapshot]
+    skip_scroll = scroll_is_fresh(tick, settings, last_scroll)
+    history = [
+        asset_key(spec.name)
+        for spec in settings.selected()
+        if not spec.is_snapshot and not (skip_scroll and spec.source.paging == SCROLL)
+    ]
     snapshots = [asset_key(spec.name) for spec in settings.selected() if spec.is_snapshot]
     tags = window_range(tick_day, settings)
     if history and tags is not None:
@@ -121,7 +138,8 @@ def build_attribution_window_schedule(settings: Settings, job: UnresolvedAssetJo
         if running:
             return SkipReason(f"The previous tick's run {running} has not finished; skipping this tick.")
         tick = context.scheduled_execution_time or datetime.now(UTC)
-        requests = tick_requests(tick, settings)
+        last = context.instance.get_latest_materialization_event(asset_key(SCROLL_TABLE))
+        requests = tick_requests(tick, settings, last.timestamp if last is not None else None)
         if not requests:
             return SkipReason(f"The tick's day {tick:%Y-%m-%d} is before INTERCOM_START_DATE={settings.start_date}.")
         return requests

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from intercom_assets.extraction.children import ChildCollector
-from intercom_assets.extraction.result import ExtractionResult, TableFailure, Window, is_unauthorized
+from intercom_assets.extraction.result import ExtractionResult, ScrollPolicy, TableFailure, Window, is_unauthorized
 from intercom_assets.intercom.client import IntercomClient
+from intercom_assets.lake.scroll_cache import ScrollCache
 from intercom_assets.lake.staging import TableStager
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.tables import PAGES, SCROLL, SEARCH, WINDOW_FIELD, WINDOW_PARAMS, Source, TableSpec
@@ -51,8 +52,12 @@ class Extractor:
         staging_dir: Path,
         extracted_at: int,
         store: ParquetStore | None = None,
+        scroll: ScrollPolicy | None = None,
     ):
         self.client = client
+        self.staging_dir = staging_dir
+        self.scroll = scroll if scroll is not None and store is not None else None
+        self.scroll_cache = ScrollCache(store) if self.scroll is not None and store is not None else None
         self.specs = list(specs)
         self.window = window
         self.today_key = today_key
@@ -118,7 +123,7 @@ class Extractor:
         if source.paging == SEARCH:
             return self.client.search_updated(source.path, source.list_key, self.window.start, self.window.end)
         if source.paging == SCROLL:
-            return self._in_window(self.client.scroll_companies(), source.window_field)
+            return self._in_window(self._scroll_pages(), source.window_field)
         if source.paging == PAGES:
             params = dict(source.params)
             if source.window == WINDOW_PARAMS:
@@ -131,6 +136,19 @@ class Extractor:
                 return self._in_window(pages, source.window_field)
             return pages
         raise ValueError(f"{source.name}: a pass cannot page {source.paging!r}")
+
+    def _scroll_pages(self) -> Iterable[list[dict[str, Any]]]:
+        """The companies scroll, or the stored one when this run may reuse it (see lake/scroll_cache.py)."""
+        if self.scroll is None or self.scroll_cache is None:
+            return self.client.scroll_companies()
+        if self.scroll.reuse_seconds:
+            cached = self.scroll_cache.load(self.scroll.reuse_seconds)
+            if cached is not None:
+                log.info("companies: reusing the scroll stored within the last %.0f minutes",
+                         self.scroll.reuse_seconds / 60)
+                self.result.reused_scroll = True
+                return cached
+        return self.scroll_cache.recording(self.client.scroll_companies(), self.staging_dir / "_scroll")
 
     def _in_window(self, pages: Iterable[list[dict[str, Any]]], field_name: str) -> Iterator[list[dict[str, Any]]]:
         for page in pages:
@@ -152,7 +170,8 @@ def extract(
     staging_dir: Path,
     extracted_at: int,
     store: ParquetStore | None = None,
+    scroll: ScrollPolicy | None = None,
 ) -> ExtractionResult:
     """Extract the given tables over the window; see Extractor."""
-    return Extractor(client, list(specs), window, today_key, staging_dir, extracted_at, store).run()
+    return Extractor(client, list(specs), window, today_key, staging_dir, extracted_at, store, scroll).run()
 

@@ -24,6 +24,14 @@ class Window:
 
 
 @dataclass(frozen=True)
+class ScrollPolicy:
+    """The companies scroll's cadence in a run: store the complete scroll (the cadence is on), and reuse a stored
+    one younger than `reuse_seconds` (catch-up chunks; 0 = always scroll)."""
+
+    reuse_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class TableFailure:
     """Why a table could not be extracted in this run; its stored partitions stay as they were."""
 
@@ -59,3 +67,4 @@ class ExtractionResult:
     reused_parents: dict[str, int] = field(default_factory=dict)
     fetched_parents: dict[str, int] = field(default_factory=dict)
     source_seconds: dict[str, float] = field(default_factory=dict)
+    reused_scroll: bool = False

@@ -67,6 +67,24 @@ class ParquetStore:
     def partition_path(self, table: str, partition_key: str) -> UPath:
         return self.table_dir(table) / partition_dir_name(partition_key) / PART_FILE
 
+    def state_path(self, name: str) -> UPath:
+        """A file of the extractor's own state (not a table): `{root}/_state/<name>`; readers skip `_` folders."""
+        return self.root / "_state" / name
+
+    def read_state(self, name: str) -> pa.Table:
+        """A state file; FileNotFoundError when none was written."""
+        return self.read_path(self.state_path(name))
+
+    def write_state(self, name: str, data: pa.Table, scratch_dir: Path) -> UPath:
+        """Replace a state file atomically, as a partition is replaced."""
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        local = scratch_dir / f"state-{uuid.uuid4().hex}{TEMP_SUFFIX}"
+        try:
+            pq.write_table(data, local)
+            return self._replace(self.state_path(name), local)
+        finally:
+            local.unlink(missing_ok=True)
+
     def stored_partitions(self, table: str) -> set[str]:
         """Partition keys that have a file, from one directory listing (one request on an object store)."""
         directory = self.table_dir(table)
@@ -104,7 +122,10 @@ class ParquetStore:
 
     def write_file(self, table: str, partition_key: str, local_file: Path) -> UPath:
         """Replace a partition with an already written local Parquet file, atomically."""
-        target = self.partition_path(table, partition_key)
+        return self._replace(self.partition_path(table, partition_key), local_file)
+
+    def _replace(self, target: UPath, local_file: Path) -> UPath:
+        """Atomically replace `target` with a local file: hidden temporary + rename, or one PUT."""
         if _is_local(target):
             directory = Path(target.path).parent
             directory.mkdir(parents=True, exist_ok=True)
@@ -114,7 +135,7 @@ class ParquetStore:
                 shutil.copyfile(local_file, temporary)
                 with open(temporary, "rb") as handle:
                     os.fsync(handle.fileno())
-                os.replace(temporary, directory / PART_FILE)
+                os.replace(temporary, directory / Path(target.path).name)
             finally:
                 temporary.unlink(missing_ok=True)
         else:
