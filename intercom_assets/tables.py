@@ -98,6 +98,7 @@ class Children:
     fetch: Source | None = None
     fetched: str = "data"
     total: str | None = None
+    items_are: str | None = None  # the table whose records the items are (a contact's companies: companies)
 
     @property
     def id_column(self) -> str:
@@ -154,6 +155,20 @@ class TableSpec:
         """Every API pass this table's rows come from (lineage): its own, and a per-parent request."""
         fetch = self.children.fetch if self.children else None
         return (self.source, fetch) if fetch is not None and fetch != self.source else (self.source,)
+
+    def columns_referring_to(self, table: str) -> tuple[str, ...]:
+        """Columns of this table that hold ids of `table`'s records: its own key when it IS that table (or a
+        subset of it), the parent column of children of it, the item column of links to it. A record of `table`
+        deleted or erased takes every row with its id in one of these columns."""
+        columns = []
+        if self.name == table or self.subset_of == table:
+            columns.append("id")
+        if self.children is not None:
+            if self.children.parent == table:
+                columns.append(self.children.id_column)
+            if self.children.items_are == table:
+                columns.append("id")
+        return tuple(dict.fromkeys(columns))
 
     def converter(self) -> RowConverter:
         """The record → Arrow converter for this table's declared schema."""
@@ -344,7 +359,7 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     _children(
         "contact_companies",
-        Children("contacts", "contact", embedded="companies.data", fetch=CONTACT_COMPANIES),
+        Children("contacts", "contact", embedded="companies.data", fetch=CONTACT_COMPANIES, items_are="companies"),
         CONTACTS_SEARCH,
         CONTACT_COMPANY_FIELDS,
         "One row per (contact, company), from each contact's embedded company list; from "
@@ -393,7 +408,7 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     _children(
         "conversation_contacts",
-        Children("conversations", "conversation", embedded="contacts.contacts"),
+        Children("conversations", "conversation", embedded="contacts.contacts", items_are="contacts"),
         CONVERSATIONS_SEARCH,
         CONVERSATION_CONTACT_FIELDS,
         "One row per (conversation, contact), from each conversation's embedded contacts.",
