@@ -71,7 +71,7 @@ def _fmt_counts(counts: dict[str, int]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="large", choices=["small", "medium", "large"])
+    parser.add_argument("--scale", default="large", choices=["small", "medium", "large", "xlarge"])
     parser.add_argument("--window", type=int, default=30)
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--rate-limit", type=int, default=10_000, help="requests per minute")

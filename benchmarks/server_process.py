@@ -2,23 +2,34 @@
 
 A benchmark must not share the extractor's interpreter (and its GIL) with the server it measures, and it
 must still change records and read request counts between ticks: hence a process with a command pipe.
+Building the workspace takes a while at the larger scales (about half a minute at `xlarge`), so the parent
+waits for the child's "ready" as long as the child lives; `call("rss")` reports the child's memory.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
+import resource
+import time
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
 TOKEN = "bench-token-5f0c2a9e7d"
+READY_TIMEOUT_SECONDS = 900.0
 
 
 def _serve(conn: Connection, options: dict[str, Any]) -> None:
     from intercom_assets_tests.intercom_server import IntercomTestServer
 
+    started = time.monotonic()
     server = IntercomTestServer(token=TOKEN, **options)
-    conn.send(("ready", server.start(), server.workspace.counts()))
+    build_seconds = time.monotonic() - started
+    # the workspace lives as long as this process: keep the collector from walking its millions of rows again
+    gc.collect()
+    gc.freeze()
+    conn.send(("ready", server.start(), server.workspace.counts(), build_seconds))
     while True:
         command, args = conn.recv()
         if command == "stop":
@@ -32,19 +43,39 @@ def _serve(conn: Connection, options: dict[str, Any]) -> None:
         elif command == "window_counts":
             start, end = args
             conn.send(("ok", _window_counts(server, start, end)))
+        elif command == "rss":
+            conn.send(("ok", rss_mib()))
         else:
             conn.send(("ok", getattr(server, command)(*args)))
 
 
 def _window_counts(server: Any, start: int, end: int) -> dict[str, int]:
-    counts = {}
-    for kind in ("contacts", "companies", "conversations"):
-        counts[kind] = sum(1 for r in server.workspace.snapshot(kind) if start <= r["updated_at"] < end)
-    return counts
+    """Records per kind with start <= updated_at < end (from the server's index: nothing is rendered)."""
+    return {kind: server.workspace.count_updated(kind, start, end)
+            for kind in ("contacts", "companies", "conversations")}
+
+
+def rss_mib() -> dict[str, float]:
+    """This process's resident memory now and at its peak, in MiB."""
+    values = {}
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                name, _, value = line.partition(":")
+                if name in ("VmRSS", "VmHWM"):
+                    values[name] = int(value.split()[0]) / 1024
+    except OSError:  # not Linux: the peak is all getrusage knows
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        values = {"VmRSS": peak, "VmHWM": peak}
+    return {"rss_mib": values["VmRSS"], "peak_rss_mib": values["VmHWM"]}
 
 
 class ServerProcess:
-    """Start with `with ServerProcess(scale="large", latency_ms=100) as srv:`; call srv.call("request_counts")."""
+    """Start with `with ServerProcess(scale="large", latency_ms=100) as srv:`; call srv.call("request_counts").
+
+    `srv.counts` holds the live records per kind, `srv.build_seconds` the workspace build time, and
+    `srv.call("rss")` the child's current and peak RSS in MiB.
+    """
 
     def __init__(self, **options: Any):
         self.options = options
@@ -53,10 +84,22 @@ class ServerProcess:
         self._process = ctx.Process(target=_serve, args=(child, options), daemon=True)
         self.base_url = ""
         self.counts: dict[str, int] = {}
+        self.build_seconds = 0.0
 
     def __enter__(self) -> ServerProcess:
         self._process.start()
-        status, self.base_url, self.counts = self._conn.recv()
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not self._conn.poll(1.0):
+            if not self._process.is_alive():
+                raise RuntimeError(f"the server process exited with {self._process.exitcode} before it was ready")
+            if time.monotonic() > deadline:
+                self._process.kill()
+                raise TimeoutError(f"the server was not ready after {READY_TIMEOUT_SECONDS:.0f} s")
+        try:
+            status, self.base_url, self.counts, self.build_seconds = self._conn.recv()
+        except EOFError:
+            self._process.join(timeout=10)
+            raise RuntimeError(f"the server process exited with {self._process.exitcode} before it was ready") from None
         assert status == "ready"
         return self
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .store import dict_row
 from .vocab import BODIES, DAY, HISTORY_DAYS, sub_rng
 
 if TYPE_CHECKING:
@@ -70,14 +71,14 @@ def _help_center(ws: Workspace) -> None:
         section = bool(parents) and rng.random() < 0.3
         parent = rng.choice(parents) if section else None
         name = COLLECTION_NAMES[n % len(COLLECTION_NAMES)] + ("" if n < len(COLLECTION_NAMES) else f" {n}")
-        ws.collections[collection_id] = {
+        ws.collections.add(collection_id, dict_row(len(ws.collections), {
             "id": collection_id, "workspace_id": ws.app_id, "name": name,
             "description": None if n % 3 == 2 else f"Everything about {name.lower()}",
             "created_at": created, "updated_at": updated,
             "url": f"https://help0.example.com/en/collections/{collection_id}", "icon": "book-bookmark",
             "order": n + 1, "default_locale": "en", "translated_content": None, "parent_id": parent,
             "help_center_id": None if section else int(ws.help_centers[n % len(ws.help_centers)]["id"]),
-        }
+        }))
         if not section:
             parents.append(collection_id)
     collection_ids = [int(c) for c in ws.collections]
@@ -89,7 +90,7 @@ def _help_center(ws: Workspace) -> None:
         parent = rng.choice(collection_ids) if collection_ids and rng.random() < 0.85 else None
         author = rng.choice(admin_ids)
         title = ARTICLE_TITLES[n % len(ARTICLE_TITLES)] + ("" if n < len(ARTICLE_TITLES) else f" ({n})")
-        ws.articles[article_id] = {
+        ws.articles.add(article_id, dict_row(len(ws.articles), {
             "type": "article", "id": article_id, "workspace_id": ws.app_id, "title": title,
             "description": "" if n % 5 == 0 else f"How to: {title.lower()}", "body": BODIES[n % len(BODIES)],
             "author_id": author, "state": "published" if published else "draft",
@@ -99,7 +100,7 @@ def _help_center(ws: Workspace) -> None:
             "parent_ids": [parent] if parent else [], "default_locale": "en", "translated_content": None,
             "tags": {"type": "tag.list", "tags": []}, "created_by_id": author,
             "updated_by_id": rng.choice(admin_ids), "has_unpublished_changes": published and rng.random() < 0.1,
-        }
+        }))
 
 
 def _news(ws: Workspace) -> None:
@@ -116,7 +117,7 @@ def _news(ws: Workspace) -> None:
         live = rng.random() < 0.75
         feeds = rng.sample(ws.newsfeeds, k=rng.randint(1, len(ws.newsfeeds))) if live else []
         item_id = str(29 + n)
-        ws.news_items[item_id] = {
+        ws.news_items.add(item_id, dict_row(len(ws.news_items), {
             "id": item_id, "type": "news-item", "workspace_id": ws.app_id,
             "title": NEWS_TITLES[n % len(NEWS_TITLES)], "body": BODIES[(n + 3) % len(BODIES)],
             "sender_id": rng.choice(admin_ids), "state": "live" if live else "draft",
@@ -125,7 +126,7 @@ def _news(ws: Workspace) -> None:
             "reactions": ["👍", "🎉", "❤️", None][: rng.randint(0, 4)], "deliver_silently": rng.random() < 0.2,
             "created_at": created, "updated_at": updated,
             "newsfeed_assignments": [{"newsfeed_id": int(f["id"]), "published_at": created + 3600} for f in feeds],
-        }
+        }))
 
 
 def _settings(ws: Workspace) -> None:

@@ -1,18 +1,23 @@
-"""Builders of conversations and their parts (parts are regenerated on demand from a per-conversation plan)."""
+"""Builders of conversations and their parts (parts are regenerated on demand from a per-conversation plan).
+
+Conversations are stored as rows (store.py); `render_conversation` turns one back into the API shape.
+"""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from .build_people import contact_identity
 from .vocab import BIG_CONVERSATION_PARTS, BODIES, COMPANY_WORDS, DAY, KINDS, PART_TYPES
 
 if TYPE_CHECKING:
     from .workspace import Workspace
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartPlan:
     """What is needed to regenerate a conversation's original parts deterministically."""
 
@@ -26,9 +31,14 @@ class PartPlan:
     contact_role: str
 
 
+UNANSWERED = 19
+"""Row position of the flag build_extras sets on unanswered conversations."""
+
+
 def build_conversations(ws: Workspace, rng: random.Random) -> None:
-    """Conversations in creation order; one (the "big" one) has more parts than the API shows."""
-    contacts = list(ws.contacts.values())
+    """Conversations in creation order (kept as rows: see render_conversation); one (the "big" one) has more
+    parts than the API shows."""
+    contact_rows = [row for _, row in ws.contacts.rows()]
     admins = ws.admins
     rows = []
     for recent in ws.recent_flags(rng, ws.size.conversations):
@@ -37,7 +47,7 @@ def build_conversations(ws: Workspace, rng: random.Random) -> None:
     big_index = len(rows) - 1 - len(rows) // 7
     for n, (created, updated) in enumerate(rows):
         conv_id = str(200_963_802_000_000 + n * 13 + rng.randint(0, 12))
-        contact = contacts[rng.randrange(len(contacts))]
+        contact = contact_identity(contact_rows[rng.randrange(len(contact_rows))])
         admin = admins[rng.randrange(len(admins))] if rng.random() < 0.8 else None
         team = ws.teams[rng.randrange(len(ws.teams))] if rng.random() < 0.6 else None
         state = rng.choice(["open", "closed", "closed", "snoozed"])
@@ -48,87 +58,116 @@ def build_conversations(ws: Workspace, rng: random.Random) -> None:
             # updated within the last hour of `now`'s UTC day: its WARN (over the 500-part cap) lands on today's
             # partition, the one a window run always rewrites
             updated = max(updated, ws.now - 3600, ws.now - ws.now % DAY)
-        conv_tags = rng.sample(ws.tags, k=rng.choice([0, 0, 1, 2]))
-        plan = PartPlan(n, parts, created, updated, contact["id"], contact["name"], contact["email"],
-                         contact["role"])
-        ws.part_plans[conv_id] = plan
-        body = BODIES[n % len(BODIES)]
+        conv_tags = tuple(rng.sample(range(len(ws.tags)), k=rng.choice([0, 0, 1, 2])))
+        ws.part_plans[conv_id] = PartPlan(n, parts, created, updated, contact[0], contact[2], contact[3], contact[4])
         first_reply = created + rng.randint(60, 3 * 3600)
-        ws.conversations[conv_id] = {
+        # the draws below keep the order of the dict literal they once filled
+        waiting = rng.randint(created, updated) if state == "open" and rng.random() < 0.5 else None
+        read = rng.random() < 0.7
+        priority = rng.choice(["none", "none", "low", "medium", "high", "urgent"])
+        rating = (rng.randint(1, 5), rng.choice(["", "Great help!", "Très bien 👍"])) \
+            if admin and state == "closed" and rng.random() < 0.3 else None
+        ws.conversations.add(conv_id, [
+            updated, n, conv_id, created, updated, contact, admin, team, state, conv_tags, parts, first_reply,
+            waiting, read, priority, rating, rng.choice(["billing", "bug", "question", "ünïcode"]),
+            rng.randint(0, 100), rng.randint(0, 2), False,
+        ])
+
+
+def render_conversation(ws: Workspace, row: list[Any]) -> dict[str, Any]:
+    """A conversation in API shape from its row (as it was built; steering's edits are patches over it)."""
+    (updated, n, conv_id, created, built_updated, contact, admin, team, state, tag_indexes, parts, first_reply,
+     waiting, read, priority, rating, issue_type, priority_score, reopens, unanswered) = row
+    contact_id, external_id, name, email, role = contact
+    admins = ws.admins
+    conv = {
+        "type": "conversation",
+        "id": conv_id,
+        "title": None if n % 3 else f"Question #{n} — {COMPANY_WORDS[n % len(COMPANY_WORDS)]}",
+        "created_at": created,
+        "updated_at": updated,
+        "waiting_since": waiting,
+        "snoozed_until": built_updated + 3 * DAY if state == "snoozed" else None,
+        "open": state != "closed",
+        "state": state,
+        "read": read,
+        "priority": priority,
+        "admin_assignee_id": int(admin["id"]) if admin else None,
+        "team_assignee_id": int(team["id"]) if team else None,
+        "tags": {"type": "tag.list", "tags": [
+            {"type": "tag", "id": t["id"], "name": t["name"], "applied_at": created,
+             "applied_by": {"type": "admin", "id": admins[0]["id"]}} for t in (ws.tags[i] for i in tag_indexes)]},
+        "conversation_rating": {
+            "rating": rating[0], "remark": rating[1],
+            "created_at": built_updated, "updated_at": built_updated,
+            "contact": {"type": "contact", "id": contact_id, "external_id": external_id},
+            "teammate": {"type": "admin", "id": admin["id"]},
+        } if rating else None,
+        "source": {
             "type": "conversation",
-            "id": conv_id,
-            "title": None if n % 3 else f"Question #{n} — {COMPANY_WORDS[n % len(COMPANY_WORDS)]}",
-            "created_at": created,
-            "updated_at": updated,
-            "waiting_since": rng.randint(created, updated) if state == "open" and rng.random() < 0.5 else None,
-            "snoozed_until": updated + 3 * DAY if state == "snoozed" else None,
-            "open": state != "closed",
-            "state": state,
-            "read": rng.random() < 0.7,
-            "priority": rng.choice(["none", "none", "low", "medium", "high", "urgent"]),
-            "admin_assignee_id": int(admin["id"]) if admin else None,
-            "team_assignee_id": int(team["id"]) if team else None,
-            "tags": {"type": "tag.list", "tags": [
-                {"type": "tag", "id": t["id"], "name": t["name"], "applied_at": created,
-                 "applied_by": {"type": "admin", "id": admins[0]["id"]}} for t in conv_tags]},
-            "conversation_rating": {
-                "rating": rng.randint(1, 5), "remark": rng.choice(["", "Great help!", "Très bien 👍"]),
-                "created_at": updated, "updated_at": updated,
-                "contact": {"type": "contact", "id": contact["id"], "external_id": contact["external_id"]},
-                "teammate": {"type": "admin", "id": admin["id"]},
-            } if admin and state == "closed" and rng.random() < 0.3 else None,
-            "source": {
-                "type": "conversation",
-                "id": str(403_918_000 + n),
-                "delivered_as": "customer_initiated",
-                "subject": "",
-                "body": body,
-                "author": {"type": contact["role"], "id": contact["id"], "name": contact["name"],
-                           "email": contact["email"]},
-                "attachments": [],
-                "url": None,
-                "redacted": False,
-            },
-            "contacts": {"type": "contact.list", "contacts": [
-                {"type": "contact", "id": contact["id"], "external_id": contact["external_id"]}]},
-            # the real API's key (the description says `teammates`): see real-payloads/README.md
-            "teammates": {"type": "admin.list", "admins": [{"type": "admin", "id": admin["id"]}] if admin else []},
-            "custom_attributes": {"issue_type": rng.choice(["billing", "bug", "question", "ünïcode"]),
-                                  "priority_score": rng.randint(0, 100)},
-            "first_contact_reply": {"created_at": created, "type": "conversation", "url": None},
-            "sla_applied": None,
-            "statistics": {
-                "type": "conversation_statistics",
-                "time_to_assignment": 0,
-                "time_to_admin_reply": first_reply - created,
-                "first_contact_reply_at": created,
-                "first_admin_reply_at": first_reply,
-                "last_contact_reply_at": created,
-                "count_reopens": rng.randint(0, 2),
-                "count_assignments": 1 if admin else 0,
-                "count_conversation_parts": parts,
-            },
-            "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
-            "ai_agent_participated": False,
-            "ai_agent": None,
-        }
+            "id": str(403_918_000 + n),
+            "delivered_as": "customer_initiated",
+            "subject": "",
+            "body": BODIES[n % len(BODIES)],
+            "author": {"type": role, "id": contact_id, "name": name, "email": email},
+            "attachments": [],
+            "url": None,
+            "redacted": False,
+        },
+        "contacts": {"type": "contact.list", "contacts": [
+            {"type": "contact", "id": contact_id, "external_id": external_id}]},
+        # the real API's key (the description says `teammates`): see real-payloads/README.md
+        "teammates": {"type": "admin.list", "admins": [{"type": "admin", "id": admin["id"]}] if admin else []},
+        "custom_attributes": {"issue_type": issue_type, "priority_score": priority_score},
+        "first_contact_reply": {"created_at": created, "type": "conversation", "url": None},
+        "sla_applied": None,
+        "statistics": {
+            "type": "conversation_statistics",
+            "time_to_assignment": 0,
+            "time_to_admin_reply": first_reply - created,
+            "first_contact_reply_at": created,
+            "first_admin_reply_at": first_reply,
+            "last_contact_reply_at": created,
+            "count_reopens": reopens,
+            "count_assignments": 1 if admin else 0,
+            "count_conversation_parts": parts,
+        },
+        "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
+        "ai_agent_participated": False,
+        "ai_agent": None,
+    }
+    if unanswered:
+        # only the customer's opening message (the source): no part, no admin reply, still waiting
+        conv.update(state="open", open=True, read=False, snoozed_until=None, waiting_since=created,
+                    conversation_rating=None)
+        conv["teammates"] = {"type": "admin.list", "admins": []}
+        conv["statistics"] = dict(conv["statistics"], time_to_admin_reply=None, first_admin_reply_at=None,
+                                  count_reopens=0, count_conversation_parts=0)
+    return conv
+
+
+def contact_refs(ws: Workspace, conv_id: str) -> list[dict[str, Any]]:
+    """The conversation's current `contacts.contacts` without rendering the whole conversation."""
+    patched = ws.conversations.patched(conv_id, "contacts")
+    if patched is not None:
+        return patched["contacts"]
+    contact = ws.conversations.row(conv_id)[5]
+    return [{"type": "contact", "id": contact[0], "external_id": contact[1]}]
 
 
 def apply_boundaries(ws: Workspace) -> None:
     """Put one record of each kind exactly on the day-boundary instants tests need."""
     times = ws.boundary_times()
     for kind in KINDS:
-        records = getattr(ws, kind)
-        ids = [i for i in records if i != ws.big_conversation_id][:len(times)]
+        records = ws.records(kind)
+        ids = list(islice((i for i in records if i != ws.big_conversation_id), len(times)))
         ws.boundary_ids[kind] = {}
         for (label, ts), record_id in zip(times.items(), ids, strict=True):
-            records[record_id]["updated_at"] = ts
+            records.set_updated(record_id, ts)
             ws.boundary_ids[kind][label] = record_id
             plan = ws.part_plans.get(record_id)
             if plan is not None:
-                ws.part_plans[record_id] = PartPlan(
-                    plan.number, plan.count, plan.created_at, ts, plan.contact_id, plan.contact_name,
-                    plan.contact_email, plan.contact_role)
+                ws.part_plans[record_id] = replace(plan, last_at=ts)
 
 
 def generate_parts(ws: Workspace, plan: PartPlan) -> list[dict[str, Any]]:

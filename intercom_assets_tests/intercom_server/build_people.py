@@ -2,6 +2,8 @@
 
 Functions of a Workspace rather than methods, so each resource's generator lives in a module of its own.
 They consume the workspace's main generator in a fixed order: keep that order, or every seed's data changes.
+Companies and contacts are stored as rows of the values drawn (store.py); render_company/render_contact turn
+a row back into the API shape.
 """
 
 from __future__ import annotations
@@ -102,9 +104,9 @@ def build_tags_segments(ws: Workspace, rng: random.Random) -> None:
 
 
 def build_companies(ws: Workspace, rng: random.Random) -> None:
-    """Companies in creation order, each embedding its tags and segments."""
-    tags = ws.tags
-    segments = ws.company_segments
+    """Companies in creation order, each embedding its tags and segments (kept as rows: see render_company)."""
+    tag_count = len(ws.tags)
+    segment_count = len(ws.company_segments)
     rows = []
     for recent in ws.recent_flags(rng, ws.size.companies):
         created, updated = ws.times(rng, recent)
@@ -113,43 +115,59 @@ def build_companies(ws: Workspace, rng: random.Random) -> None:
     for n, (created, updated) in enumerate(rows):
         cid = object_id(created, rng)
         plan = rng.choice(PLANS + [None])
-        company_tags = rng.sample(tags, k=rng.choice([0, 0, 1, 2]))
-        company_segments = rng.sample(segments, k=rng.choice([0, 1, 1, 2]))
-        word = COMPANY_WORDS[n % len(COMPANY_WORDS)]
-        ws.companies[cid] = {
-            "type": "company",
-            "id": cid,
-            "name": f"{word} {n}",
-            "app_id": ws.app_id,
-            "plan": {"type": "plan", "id": plan[0], "name": plan[1]} if plan else {},
-            "company_id": f"cmp-{n:06d}",
-            "remote_created_at": created - rng.randint(0, 400) * DAY,
-            "created_at": created,
-            "updated_at": updated,
-            "last_request_at": rng.randint(created, max(created, updated)),
-            "size": rng.randint(1, 5000),
-            "website": None if n % 5 == 0 else f"https://www.{word.lower().replace(' ', '')}{n}.example.com",
-            "industry": INDUSTRIES[n % len(INDUSTRIES)],
-            "monthly_spend": rng.randint(0, 25_000),
-            "session_count": rng.randint(0, 10_000),
-            "user_count": rng.randint(0, 300),
-            "custom_attributes": {
-                "account_tier": rng.choice(["gold", "silver", "bronze"]),
-                "employee_band": rng.randint(1, 8),
-                "health_score": round(rng.uniform(0, 100), 2),
-                "is_enterprise": rng.random() < 0.2,
-                "renewal_owner": None if n % 3 == 0 else f"Owner {n % 17}",
-            },
-            "tags": {"type": "tag.list",
-                     "tags": [{"type": "tag", "id": t["id"], "name": t["name"]} for t in company_tags]},
-            "segments": {"type": "segment.list", "segments": [dict(s) for s in company_segments]},
-        }
+        company_tags = tuple(rng.sample(range(tag_count), k=rng.choice([0, 0, 1, 2])))
+        company_segments = tuple(rng.sample(range(segment_count), k=rng.choice([0, 1, 1, 2])))
+        # the draws below keep the order of the dict literal they once filled
+        ws.companies.add(cid, [
+            updated, n, cid, created, plan, company_tags, company_segments,
+            created - rng.randint(0, 400) * DAY,  # remote_created_at
+            rng.randint(created, max(created, updated)),  # last_request_at
+            rng.randint(1, 5000), rng.randint(0, 25_000), rng.randint(0, 10_000), rng.randint(0, 300),
+            rng.choice(["gold", "silver", "bronze"]), rng.randint(1, 8), round(rng.uniform(0, 100), 2),
+            rng.random() < 0.2,
+        ])
+
+
+def render_company(ws: Workspace, row: list[Any]) -> dict[str, Any]:
+    """A company in API shape from its row."""
+    (updated, n, cid, created, plan, tag_indexes, segment_indexes, remote_created, last_request, size,
+     monthly_spend, session_count, user_count, tier, band, health, enterprise) = row
+    word = COMPANY_WORDS[n % len(COMPANY_WORDS)]
+    tags = [ws.tags[i] for i in tag_indexes]
+    return {
+        "type": "company",
+        "id": cid,
+        "name": f"{word} {n}",
+        "app_id": ws.app_id,
+        "plan": {"type": "plan", "id": plan[0], "name": plan[1]} if plan else {},
+        "company_id": f"cmp-{n:06d}",
+        "remote_created_at": remote_created,
+        "created_at": created,
+        "updated_at": updated,
+        "last_request_at": last_request,
+        "size": size,
+        "website": None if n % 5 == 0 else f"https://www.{word.lower().replace(' ', '')}{n}.example.com",
+        "industry": INDUSTRIES[n % len(INDUSTRIES)],
+        "monthly_spend": monthly_spend,
+        "session_count": session_count,
+        "user_count": user_count,
+        "custom_attributes": {
+            "account_tier": tier,
+            "employee_band": band,
+            "health_score": health,
+            "is_enterprise": enterprise,
+            "renewal_owner": None if n % 3 == 0 else f"Owner {n % 17}",
+        },
+        "tags": {"type": "tag.list", "tags": [{"type": "tag", "id": t["id"], "name": t["name"]} for t in tags]},
+        "segments": {"type": "segment.list", "segments": [dict(ws.company_segments[i]) for i in segment_indexes]},
+    }
 
 
 def build_contacts(ws: Workspace, rng: random.Random) -> None:
-    """Users and leads (every fourth is a lead) in creation order."""
+    """Users and leads (every fourth is a lead) in creation order (kept as rows: see render_contact)."""
     company_ids = list(ws.companies)
     admin_ids = [a["id"] for a in ws.admins]
+    tag_ids = [t["id"] for t in ws.tags]
     rows = []
     for recent in ws.recent_flags(rng, ws.size.contacts):
         rows.append(ws.times(rng, recent))
@@ -160,68 +178,113 @@ def build_contacts(ws: Workspace, rng: random.Random) -> None:
         first = FIRST_NAMES[rng.randrange(len(FIRST_NAMES))]
         last = LAST_NAMES[rng.randrange(len(LAST_NAMES))]
         has_name = rng.random() < 0.9
-        email = None if is_lead and n % 8 == 7 else f"person{n}@{'mail' if n % 2 else 'corp'}.example.org"
-        links = [] if is_lead or not company_ids else rng.sample(company_ids, k=rng.choice([0, 1, 1, 2]))
-        contact_tags = rng.sample(ws.tags, k=rng.choice([0, 0, 1]))
-        country, region, city = COUNTRIES[n % len(COUNTRIES)]
+        links = () if is_lead or not company_ids else tuple(rng.sample(company_ids, k=rng.choice([0, 1, 1, 2])))
+        contact_tags = tuple(tag_ids[i] for i in rng.sample(range(len(tag_ids)), k=rng.choice([0, 0, 1])))
         seen = rng.randint(created, updated) if rng.random() < 0.8 else None
-        ws.contacts[cid] = {
-            "type": "contact",
-            "id": cid,
-            "external_id": None if is_lead else f"user-{n}",
-            "workspace_id": ws.app_id,
-            "role": "lead" if is_lead else "user",
-            "email": email,
-            "email_domain": email.split("@", 1)[1] if email else None,
-            "phone": f"+1415555{n % 10000:04d}" if rng.random() < 0.3 else None,
-            "name": f"{first} {last}" if has_name else None,
-            "owner_id": rng.choice(admin_ids) if rng.random() < 0.3 else None,
-            "has_hard_bounced": rng.random() < 0.02,
-            "marked_email_as_spam": rng.random() < 0.01,
-            "unsubscribed_from_emails": rng.random() < 0.1,
-            "created_at": created,
-            "updated_at": updated,
-            "signed_up_at": None if is_lead else created,
-            "last_seen_at": seen,
-            "last_replied_at": rng.randint(created, updated) if rng.random() < 0.4 else None,
-            "last_contacted_at": rng.randint(created, updated) if rng.random() < 0.5 else None,
-            "last_email_opened_at": None,
-            "last_email_clicked_at": None,
-            "language_override": rng.choice([None, None, "fr", "de", "ja"]),
-            "browser": rng.choice(["chrome", "firefox", "safari", None]),
-            "browser_version": rng.choice(["120.0", "17.2", None]),
-            "browser_language": rng.choice(["en", "de", "fr", "ja", None]),
-            "os": rng.choice(["OS X 14.1", "Windows 11", "Android 14", None]),
-            "android_app_name": None,
-            "android_app_version": None,
-            "android_device": None,
-            "android_os_version": None,
-            "android_sdk_version": None,
-            "android_last_seen_at": None,
-            "ios_app_name": None,
-            "ios_app_version": None,
-            "ios_device": None,
-            "ios_os_version": None,
-            "ios_sdk_version": None,
-            "ios_last_seen_at": None,
-            "custom_attributes": {
-                "plan_tier": rng.choice(["free", "pro", "enterprise", None]),
-                "seats": rng.randint(1, 500),
-                "mrr": round(rng.uniform(0, 5000), 2),
-                "beta_user": rng.random() < 0.3,
-                "last_nps": rng.choice([None, 0, 7, 9, 10]),
-                "favourite_colour": rng.choice(["blue", "vert", "赤", "🟣", ""]),
-                "trial_ends_at": created + 14 * DAY if rng.random() < 0.2 else None,
-            },
-            "avatar": {"type": "avatar", "image_url": f"https://static.example.com/avatars/{n}.png"}
-            if rng.random() < 0.2 else None,
-            "tags": tag_list(cid, [t["id"] for t in contact_tags]),
-            "notes": {"type": "list", "data": [], "url": f"/contacts/{cid}/notes", "total_count": 0,
-                      "has_more": False},
-            "companies": company_list(cid, links),
-            "location": {"type": "location", "country": country, "region": region, "city": city},
-            "social_profiles": {"data": []},
-        }
+        # the draws below keep the order of the dict literal they once filled
+        ws.contacts.add(cid, [
+            updated, n, cid, created, first, last, has_name, links, contact_tags, seen,
+            rng.random() < 0.3,  # has a phone
+            rng.choice(admin_ids) if rng.random() < 0.3 else None,  # owner_id
+            rng.random() < 0.02, rng.random() < 0.01, rng.random() < 0.1,  # bounced, spam, unsubscribed
+            rng.randint(created, updated) if rng.random() < 0.4 else None,  # last_replied_at
+            rng.randint(created, updated) if rng.random() < 0.5 else None,  # last_contacted_at
+            rng.choice([None, None, "fr", "de", "ja"]),
+            rng.choice(["chrome", "firefox", "safari", None]),
+            rng.choice(["120.0", "17.2", None]),
+            rng.choice(["en", "de", "fr", "ja", None]),
+            rng.choice(["OS X 14.1", "Windows 11", "Android 14", None]),
+            rng.choice(["free", "pro", "enterprise", None]),
+            rng.randint(1, 500),
+            round(rng.uniform(0, 5000), 2),
+            rng.random() < 0.3,
+            rng.choice([None, 0, 7, 9, 10]),
+            rng.choice(["blue", "vert", "赤", "🟣", ""]),
+            rng.random() < 0.2,  # has a trial end
+            rng.random() < 0.2,  # has an avatar
+        ])
+
+
+def contact_email(n: int) -> str | None:
+    return None if n % 4 == 3 and n % 8 == 7 else f"person{n}@{'mail' if n % 2 else 'corp'}.example.org"
+
+
+def contact_identity(row: list[Any]) -> tuple[str, str | None, str | None, str | None, str]:
+    """(id, external_id, name, email, role) of a contact row, without rendering the whole contact."""
+    n, cid, first, last, has_name = row[1], row[2], row[4], row[5], row[6]
+    is_lead = n % 4 == 3
+    return (cid, None if is_lead else f"user-{n}", f"{first} {last}" if has_name else None, contact_email(n),
+            "lead" if is_lead else "user")
+
+
+def contact_links(row: list[Any]) -> tuple[str, ...]:
+    """The company ids a contact was created with (its embedded list unless patched)."""
+    return row[7]
+
+
+def render_contact(ws: Workspace, row: list[Any]) -> dict[str, Any]:
+    """A contact in API shape from its row."""
+    (updated, n, cid, created, first, last, has_name, links, tag_ids, seen, phone, owner, bounced, spam, unsub,
+     replied, contacted, language, browser, browser_version, browser_language, os_name, plan_tier, seats, mrr, beta,
+     nps, colour, trial, avatar) = row
+    is_lead = n % 4 == 3
+    email = contact_email(n)
+    country, region, city = COUNTRIES[n % len(COUNTRIES)]
+    return {
+        "type": "contact",
+        "id": cid,
+        "external_id": None if is_lead else f"user-{n}",
+        "workspace_id": ws.app_id,
+        "role": "lead" if is_lead else "user",
+        "email": email,
+        "email_domain": email.split("@", 1)[1] if email else None,
+        "phone": f"+1415555{n % 10000:04d}" if phone else None,
+        "name": f"{first} {last}" if has_name else None,
+        "owner_id": owner,
+        "has_hard_bounced": bounced,
+        "marked_email_as_spam": spam,
+        "unsubscribed_from_emails": unsub,
+        "created_at": created,
+        "updated_at": updated,
+        "signed_up_at": None if is_lead else created,
+        "last_seen_at": seen,
+        "last_replied_at": replied,
+        "last_contacted_at": contacted,
+        "last_email_opened_at": None,
+        "last_email_clicked_at": None,
+        "language_override": language,
+        "browser": browser,
+        "browser_version": browser_version,
+        "browser_language": browser_language,
+        "os": os_name,
+        "android_app_name": None,
+        "android_app_version": None,
+        "android_device": None,
+        "android_os_version": None,
+        "android_sdk_version": None,
+        "android_last_seen_at": None,
+        "ios_app_name": None,
+        "ios_app_version": None,
+        "ios_device": None,
+        "ios_os_version": None,
+        "ios_sdk_version": None,
+        "ios_last_seen_at": None,
+        "custom_attributes": {
+            "plan_tier": plan_tier,
+            "seats": seats,
+            "mrr": mrr,
+            "beta_user": beta,
+            "last_nps": nps,
+            "favourite_colour": colour,
+            "trial_ends_at": created + 14 * DAY if trial else None,
+        },
+        "avatar": {"type": "avatar", "image_url": f"https://static.example.com/avatars/{n}.png"} if avatar else None,
+        "tags": tag_list(cid, list(tag_ids)),
+        "notes": {"type": "list", "data": [], "url": f"/contacts/{cid}/notes", "total_count": 0, "has_more": False},
+        "companies": company_list(cid, list(links)),
+        "location": {"type": "location", "country": country, "region": region, "city": city},
+        "social_profiles": {"data": []},
+    }
 
 
 def data_attributes(ws: Workspace, model: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .build_people import contact_identity
 from .vocab import BIG_TICKET_PARTS, BODIES, DAY, HISTORY_DAYS, sub_rng
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ TITLES = ["Can't export invoices", "Refund for order #{n}", "Le bouton « Payer 
 SEVERITIES = ["Low", "Medium", "High", "Critical 🔥"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TicketPlan:
     """What is needed to regenerate a ticket's original parts deterministically."""
 
@@ -124,9 +125,10 @@ def state_ref(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_tickets(ws: Workspace) -> None:
-    """Tickets over the history (15 % updated in the last 30 days); one has more parts than the API shows."""
+    """Tickets over the history (15 % updated in the last 30 days), kept as rows (see render_ticket); one has
+    more parts than the API shows."""
     rng = sub_rng(ws.seed, "tickets")
-    contacts = list(ws.contacts.values())
+    contact_rows = [row for _, row in ws.contacts.rows()]
     conv_ids = list(ws.conversations)
     live_types = [t for t in ws.ticket_types if not t["archived"]]
     old_types = [t for t in ws.ticket_types if t["archived"]]
@@ -142,41 +144,60 @@ def build_tickets(ws: Workspace) -> None:
         ticket_type = rng.choice(old_types if old else live_types)
         final = rng.choice(["submitted", "in_progress", "waiting_on_customer", "resolved", "resolved", "resolved"])
         state = rng.choice(by_category[final])
-        contact = contacts[rng.randrange(len(contacts))]
+        contact = contact_identity(contact_rows[rng.randrange(len(contact_rows))])
         admin = ws.admins[rng.randrange(len(ws.admins))] if rng.random() < 0.75 else None
         team = ws.teams[rng.randrange(len(ws.teams))] if rng.random() < 0.5 else None
         parts = BIG_TICKET_PARTS if n == big_index else rng.randint(ws.size.min_ticket_parts, ws.size.max_ticket_parts)
         if n == big_index:
             ws.big_ticket_id = ticket_id
             updated = max(updated, ws.now - 2 * DAY)
-        ws.ticket_plans[ticket_id] = TicketPlan(n, parts, created, updated, contact["id"], contact["name"],
-                                                contact["email"], final)
-        linked = [conv_ids[rng.randrange(len(conv_ids))]] if conv_ids and rng.random() < 0.3 else []
+        ws.ticket_plans[ticket_id] = TicketPlan(n, parts, created, updated, contact[0], contact[2], contact[3], final)
+        linked = (conv_ids[rng.randrange(len(conv_ids))],) if conv_ids and rng.random() < 0.3 else ()
         path = STATE_PATHS[final]
-        ticket: dict[str, Any] = {
-            "type": "ticket",
-            "id": ticket_id,
-            "ticket_id": str(n + 1),
-            "category": ticket_type["category"],
-            "ticket_attributes": _attributes(rng, ticket_type, n),
-            "ticket_state": state,
-            "ticket_type": ticket_type,
-            "contacts": {"type": "contact.list", "contacts": [
-                {"type": "contact", "id": contact["id"], "external_id": contact["external_id"]}]},
-            "admin_assignee_id": int(admin["id"]) if admin else 0,
-            "team_assignee_id": int(team["id"]) if team else 0,
-            "created_at": created,
-            "updated_at": updated,
-            "open": final != "resolved",
-            "linked_objects": {"type": "list", "data": [{"type": "conversation", "id": c, "category": None}
-                                                        for c in linked],
-                               "total_count": len(linked), "has_more": False},
-            "is_shared": ticket_type["category"] == "Customer",
-            "previous_ticket_state_id": rng.choice(by_category[path[-1][0]])["id"] if path else None,
-        }
-        if final == "waiting_on_customer" and rng.random() < 0.3:
-            ticket["snoozed_until"] = updated + 2 * DAY
-        ws.tickets[ticket_id] = ticket
+        attributes = _attributes(rng, ticket_type, n)
+        previous = rng.choice(by_category[path[-1][0]])["id"] if path else None
+        snoozed = final == "waiting_on_customer" and rng.random() < 0.3
+        ws.tickets.add(ticket_id, [updated, n, ticket_id, created, updated, ticket_type, state, contact, admin, team,
+                                   final, linked, attributes, previous, snoozed])
+
+
+def render_ticket(ws: Workspace, row: list[Any]) -> dict[str, Any]:
+    """A ticket in API shape from its row."""
+    (updated, n, ticket_id, created, built_updated, ticket_type, state, contact, admin, team, final, linked,
+     attributes, previous, snoozed) = row
+    ticket: dict[str, Any] = {
+        "type": "ticket",
+        "id": ticket_id,
+        "ticket_id": str(n + 1),
+        "category": ticket_type["category"],
+        "ticket_attributes": dict(attributes),
+        "ticket_state": state,
+        "ticket_type": ticket_type,
+        "contacts": {"type": "contact.list", "contacts": [
+            {"type": "contact", "id": contact[0], "external_id": contact[1]}]},
+        "admin_assignee_id": int(admin["id"]) if admin else 0,
+        "team_assignee_id": int(team["id"]) if team else 0,
+        "created_at": created,
+        "updated_at": updated,
+        "open": final != "resolved",
+        "linked_objects": {"type": "list", "data": [{"type": "conversation", "id": c, "category": None}
+                                                    for c in linked],
+                           "total_count": len(linked), "has_more": False},
+        "is_shared": ticket_type["category"] == "Customer",
+        "previous_ticket_state_id": previous,
+    }
+    if snoozed:
+        ticket["snoozed_until"] = built_updated + 2 * DAY
+    return ticket
+
+
+def ticket_refs(ws: Workspace, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket's current `contacts.contacts` without rendering the whole ticket."""
+    patched = ws.tickets.patched(ticket_id, "contacts")
+    if patched is not None:
+        return patched["contacts"]
+    contact = ws.tickets.row(ticket_id)[7]
+    return [{"type": "contact", "id": contact[0], "external_id": contact[1]}]
 
 
 def _attributes(rng: random.Random, ticket_type: dict[str, Any], n: int) -> dict[str, Any]:

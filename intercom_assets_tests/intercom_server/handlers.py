@@ -8,15 +8,17 @@ description. Tickets are in handlers_tickets.py, the smaller resources in handle
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from .errors import ApiError
 from .handlers_content import ContentEndpoints
 from .handlers_tickets import TicketEndpoints
-from .paging import ResultCache, decode_cursor, page_of, pages_link, parse_per_page, query_marker
+from .paging import ResultCache, cursor_pages, decode_cursor, page_of, pages_link, parse_per_page, query_marker
 from .routing import ApiRequest, Result, Route, RouteSpec, build_routes
 from .scroll import ScrollManager
-from .search import QueryCompiler, parse_sort, sort_records
+from .search import QueryCompiler, parse_sort
+from .search_plan import find_ids
 from .workspace import Workspace
 
 __all__ = ["MAX_VISIBLE_PARTS", "ApiRequest", "IntercomApi", "Route"]
@@ -112,11 +114,10 @@ class IntercomApi:
     def scroll_companies(self, req: ApiRequest) -> Result:
         param = req.arg("scroll_param")
         if param is None:
-            page = self.scrolls.start(list(self.workspace.ids("companies")))
+            page = self.scrolls.start(self.workspace.ids("companies"))
         else:
             page = self.scrolls.next(param)
-        companies = self.workspace.companies
-        data = [companies[i] for i in page.ids if i in companies]
+        data = self.workspace.render_ids("companies", page.ids)
         return 200, {"type": "list", "data": data, "pages": None, "total_count": None,
                      "scroll_param": page.scroll_param}
 
@@ -236,11 +237,15 @@ class IntercomApi:
         marker = query_marker(req.method, req.path)
         cursor = req.arg("starting_after")
         offset = decode_cursor(cursor, marker) if cursor is not None else 0
-        records = self.workspace.snapshot(kind)
-        chunk, pages = page_of(records, offset, per_page, marker)
+        ws = self.workspace
+        with ws.lock:
+            total = len(ws.records(kind))
+            ids = list(islice(ws.records(kind), offset, offset + per_page))
+        chunk = ws.render_ids(kind, ids)
         if render:
             chunk = [render(r) for r in chunk]
-        return 200, {"type": type_name, key: chunk, "total_count": len(records), "pages": pages}
+        return 200, {"type": type_name, key: chunk, "total_count": total,
+                     "pages": cursor_pages(total, offset, per_page, marker)}
 
     def search(self, req: ApiRequest, kind: str, type_name: str, key: str, default_per_page: int,
                render: Render | None = None) -> Result:
@@ -253,16 +258,19 @@ class IntercomApi:
             raise ApiError("pagination must be an object", code="parameter_invalid")
         per_page = parse_per_page(pagination.get("per_page"), default_per_page)
         sort = parse_sort(body.get("sort"))
-        predicate = QueryCompiler(kind, self.workspace).compile(body["query"])
+        compiler = QueryCompiler(kind, self.workspace)
+        predicate = compiler.compile(body["query"])
         marker = query_marker(kind, body["query"], body.get("sort"))
         cursor = pagination.get("starting_after")
         offset = decode_cursor(cursor, marker) if cursor is not None else 0
 
-        def compute() -> list[dict[str, Any]]:
-            return sort_records([r for r in self.workspace.snapshot(kind) if predicate(r)], sort)
+        def compute() -> list[str]:
+            return find_ids(self.workspace, kind, compiler, predicate, body["query"], sort)
 
-        results = self.cache.get((marker, self.workspace.generation), compute)
-        chunk, pages = page_of(results, offset, per_page, marker)
+        # not a snapshot: a page after an edit is cut from the result recomputed over the current records
+        ids = self.cache.get(marker, self.workspace.generation, compute)
+        page_ids, pages = page_of(ids, offset, per_page, marker)
+        chunk = self.workspace.render_ids(kind, page_ids)
         if render:
             chunk = [render(r) for r in chunk]
-        return 200, {"type": type_name, key: chunk, "total_count": len(results), "pages": pages}
+        return 200, {"type": type_name, key: chunk, "total_count": len(ids), "pages": pages}

@@ -85,27 +85,62 @@ def cursor_pages(total: int, offset: int, per_page: int, marker: str) -> dict[st
 
 
 class ResultCache:
-    """Small LRU of computed result lists, keyed with the workspace generation so edits invalidate it.
+    """LRU of search results (id lists) by query, each valid for one workspace generation.
 
-    Large-scale searches scan 100k records; caching keeps paging through one query cheap.
+    An extractor pages ~30 slices of a window per source, three sources at once: the cache holds a few hundred
+    queries (`size`) but at most `max_ids` ids in all. Any mutation bumps the generation, so a result computed
+    before it is never served after it (and is dropped as soon as a newer result is stored). Concurrent requests
+    for one query wait for a single computation instead of each scanning.
     """
 
-    def __init__(self, size: int = 16) -> None:
-        self._size = size
+    def __init__(self, size: int = 256, max_ids: int = 8_000_000) -> None:
+        self.size = size
+        self.max_ids = max_ids
+        self.computed = 0
         self._lock = threading.Lock()
-        self._items: OrderedDict[Hashable, list[Any]] = OrderedDict()
+        self._items: OrderedDict[Hashable, tuple[int, list[Any]]] = OrderedDict()
+        self._ids = 0
+        self._pending: dict[tuple[Hashable, int], threading.Event] = {}
 
-    def get(self, key: Hashable, compute: Callable[[], list[Any]]) -> list[Any]:
+    def __len__(self) -> int:
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = compute()
+            return len(self._items)
+
+    def get(self, key: Hashable, generation: int, compute: Callable[[], list[Any]]) -> list[Any]:
+        while True:
+            with self._lock:
+                entry = self._items.get(key)
+                if entry is not None and entry[0] == generation:
+                    self._items.move_to_end(key)
+                    return entry[1]
+                waiting = self._pending.get((key, generation))
+                if waiting is None:
+                    done = self._pending[(key, generation)] = threading.Event()
+                    break
+            waiting.wait()  # then read the result it stored (or compute here if it failed)
+        try:
+            value = compute()
+        except BaseException:
+            with self._lock:
+                del self._pending[(key, generation)]
+            done.set()
+            raise
         with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            self.computed += 1
+            self._store(key, generation, value)
+            del self._pending[(key, generation)]
+        done.set()
         return value
+
+    def _store(self, key: Hashable, generation: int, value: list[Any]) -> None:
+        if any(g > generation for g, _ in self._items.values()):
+            return  # computed for a generation a mutation has already ended
+        for other in [k for k, (g, _) in self._items.items() if g < generation or k == key]:
+            self._ids -= len(self._items.pop(other)[1])
+        self._items[key] = (generation, value)
+        self._ids += len(value)
+        while len(self._items) > 1 and (len(self._items) > self.size or self._ids > self.max_ids):
+            self._ids -= len(self._items.popitem(last=False)[1][1])
 
 
 def page_number_offset(page: int | None, cursor: Any, per_page: int, marker: str) -> int:

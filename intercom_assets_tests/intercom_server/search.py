@@ -15,6 +15,8 @@ Tickets compare timestamps as conversations do, except that `>=` and `<=` are al
 description says so). Their searchable fields are partly synthetic (`state` is the ticket state's category,
 `category` compares against the search terms `request`/`task`/`tracker`, `ticket_attribute.{id}` names an
 attribute by id): see `ticket_field`.
+
+This module says what matches; search_plan.py finds the matches (from the `updated_at` index when it can).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ CONVERSATION_DATE_FIELDS = frozenset({
 TICKET_DATE_FIELDS = frozenset({"created_at", "updated_at", "snoozed_until"})
 STRING_OPERATORS = frozenset({"~", "!~", "^", "$"})
 ALL_OPERATORS = frozenset({"=", "!=", "IN", "NIN", "<", "<=", ">", ">="}) | STRING_OPERATORS
+UNBOUNDED = 2**62
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
@@ -133,6 +136,8 @@ class QueryCompiler:
         self.workspace = workspace
         self.date_fields = {"contacts": CONTACT_DATE_FIELDS, "tickets": TICKET_DATE_FIELDS}.get(
             kind, CONVERSATION_DATE_FIELDS)
+        self.fields: set[str] = set()
+        """Every field the compiled query reads (search_plan evaluates some queries on partial records)."""
 
     def compile(self, query: Any) -> Predicate:
         if not isinstance(query, dict):
@@ -167,6 +172,7 @@ class QueryCompiler:
             raise ApiError(f"operator {operator!r} is not supported")
         if "value" not in node:
             raise ApiError(f"filter on {field} needs a value")
+        self.fields.add(field)
         value = node["value"]
         if operator in ("IN", "NIN") and not isinstance(value, list):
             raise ApiError(f"{operator} needs an array value")
@@ -212,6 +218,18 @@ class QueryCompiler:
         if operator == "=":
             return lambda r: get_path(r, field) == ts
         return lambda r: get_path(r, field) != ts
+
+    def updated_span(self, operator: Any, value: Any) -> tuple[int, int] | None:
+        """[low, high) holding every `updated_at` a compiled filter on it accepts (same day arithmetic as `_date`);
+        None when the filter is not one range (`!=`, IN, NIN, null)."""
+        if operator not in (">", "<", "=") or value is None:
+            return None
+        ts = _as_timestamp("updated_at", value)
+        if self.kind == "contacts":
+            day = self.workspace.local_day(ts)
+            start, end = self.workspace.day_start(day), self.workspace.day_start(day + timedelta(days=1))
+            return {">": (end, UNBOUNDED), "<": (-UNBOUNDED, start), "=": (start, end)}[operator]
+        return {">": (ts, UNBOUNDED), "<": (-UNBOUNDED, ts), "=": (ts, ts + 1)}[operator]
 
     def _plain(self, field: str, operator: str, value: Any) -> Predicate:
         id_list = self.kind == "conversations" and field in ("contact_ids", "teammate_ids", "tag_ids")

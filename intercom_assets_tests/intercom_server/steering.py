@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from .build_conversations import make_part
+from .build_conversations import contact_refs, make_part
 from .build_people import company_list
-from .build_tickets import make_ticket_part
+from .build_tickets import make_ticket_part, ticket_refs
 from .vocab import KINDS, to_unix
 
 
@@ -29,7 +29,7 @@ class Steering:
             records = self.records(kind)
             if record_id not in records:
                 raise KeyError(f"no {kind} record {record_id!r}")
-            records[record_id]["updated_at"] = ts
+            records.set_updated(record_id, ts)
             self.generation += 1
 
     def add_parts(self, conv_id: str, n: int, at: datetime | int) -> list[dict[str, Any]]:
@@ -44,9 +44,9 @@ class Steering:
                 new.append(make_part(str(90_000_000_000 + self._next_extra_part), "comment",
                                      f"<p>Follow-up #{self._next_extra_part} ✉️</p>", ts, author, None))
             self._extra_parts.setdefault(conv_id, []).extend(new)
-            conv["updated_at"] = ts
-            conv["statistics"] = dict(conv["statistics"],
-                                      count_conversation_parts=conv["statistics"]["count_conversation_parts"] + n)
+            self.conversations.set_updated(conv_id, ts)
+            self.conversations.patch(conv_id, statistics=dict(
+                conv["statistics"], count_conversation_parts=conv["statistics"]["count_conversation_parts"] + n))
             self.generation += 1
             return new
 
@@ -54,7 +54,8 @@ class Steering:
         """Append n admin comments to a ticket at `at`; bumps the ticket's updated_at."""
         ts = to_unix(at)
         with self.lock:
-            ticket = self.tickets[ticket_id]
+            if ticket_id not in self.tickets:
+                raise KeyError(ticket_id)
             author = self._admin_author()
             new = []
             for _ in range(n):
@@ -62,7 +63,7 @@ class Steering:
                 new.append(make_ticket_part(str(95_000_000_000 + self._next_extra_part), "comment",
                                             f"<p>Ticket follow-up #{self._next_extra_part} 🎫</p>", ts, author))
             self._extra_ticket_parts.setdefault(ticket_id, []).extend(new)
-            ticket["updated_at"] = ts
+            self.tickets.set_updated(ticket_id, ts)
             self.generation += 1
             return new
 
@@ -108,14 +109,13 @@ class Steering:
                 raise KeyError(f"both contacts must be live: {lead_id!r}, {user_id!r}")
             if lead["role"] != "lead" or user["role"] != "user":
                 raise ValueError("only a lead can be merged, and only into a user")
-            moved = [cid for cid, conv in self.conversations.items()
-                     if any(c["id"] == lead_id for c in conv["contacts"]["contacts"])]
+            moved = [cid for cid in self.conversations
+                     if any(c["id"] == lead_id for c in contact_refs(self, cid))]
             for conv_id in moved:
                 self.move_conversation(conv_id, lead_id, user, ts)
-            for ticket_id, ticket in self.tickets.items():
-                if any(c["id"] == lead_id for c in ticket["contacts"]["contacts"]):
-                    self._move_ticket(ticket_id, lead_id, user, ts)
-            del self.contacts[lead_id]
+            for ticket_id in [t for t in self.tickets if any(c["id"] == lead_id for c in ticket_refs(self, t))]:
+                self._move_ticket(ticket_id, lead_id, user, ts)
+            self.contacts.pop(lead_id)
             self.record_merge(lead_id, "lead", user, ts)
             self.generation += 1
             return moved
@@ -142,16 +142,17 @@ class Steering:
                 raise KeyError(f"no live company {company_id!r}")
             self.deleted_companies[company_id] = ts
             detached = []
-            for contact_id, contact in self.contacts.items():
-                shown = [c["id"] for c in contact["companies"]["data"]]
+            for contact_id in self.contacts:
+                shown = self.embedded_company_ids(contact_id)
                 full = self.contact_company_ids.get(contact_id)
                 if company_id not in shown and not (full and company_id in full):
                     continue
                 detached.append(contact_id)
-                embedded = contact["companies"]
+                embedded = self.contacts[contact_id]["companies"]
                 kept = [c for c in shown if c != company_id]
                 total = embedded["total_count"] - 1
-                contact["companies"] = company_list(contact_id, kept, total, embedded["has_more"] and total > len(kept))
+                self.contacts.patch(contact_id, companies=company_list(
+                    contact_id, kept, total, embedded["has_more"] and total > len(kept)))
                 if full:
                     full.remove(company_id)
             self.generation += 1
@@ -163,35 +164,34 @@ class Steering:
         conv = self.conversations[conv_id]
         ref = {"type": "contact", "id": user["id"], "external_id": user["external_id"]}
         refs = [c for c in conv["contacts"]["contacts"] if c["id"] not in (from_id, user["id"])]
-        conv["contacts"] = {"type": "contact.list", "contacts": [ref, *refs]}
+        self.conversations.patch(conv_id, contacts={"type": "contact.list", "contacts": [ref, *refs]})
         source = conv["source"]
         if source["author"]["id"] == from_id:
-            conv["source"] = dict(source, author={"type": "user", "id": user["id"], "name": user["name"],
-                                                  "email": user["email"]})
+            self.conversations.patch(conv_id, source=dict(
+                source, author={"type": "user", "id": user["id"], "name": user["name"], "email": user["email"]}))
         plan = self.part_plans.get(conv_id)
         if plan is not None and plan.contact_id == from_id:
             self.part_plans[conv_id] = replace(plan, contact_id=user["id"], contact_name=user["name"],
                                                contact_email=user["email"], contact_role="user")
-        conv["updated_at"] = max(conv["updated_at"], ts)
+        self.conversations.set_updated(conv_id, max(conv["updated_at"], ts))
 
     def _move_ticket(self, ticket_id: str, from_id: str, user: dict[str, Any], ts: int) -> None:
         """Tickets are conversations underneath: a merge moves them to the user too, updated at `ts`."""
-        ticket = self.tickets[ticket_id]
-        refs = [c for c in ticket["contacts"]["contacts"] if c["id"] not in (from_id, user["id"])]
-        ticket["contacts"] = {"type": "contact.list", "contacts": [
-            {"type": "contact", "id": user["id"], "external_id": user["external_id"]}, *refs]}
+        refs = [c for c in ticket_refs(self, ticket_id) if c["id"] not in (from_id, user["id"])]
+        self.tickets.patch(ticket_id, contacts={"type": "contact.list", "contacts": [
+            {"type": "contact", "id": user["id"], "external_id": user["external_id"]}, *refs]})
         plan = self.ticket_plans.get(ticket_id)
         if plan is not None and plan.contact_id == from_id:
             self.ticket_plans[ticket_id] = replace(plan, contact_id=user["id"], contact_name=user["name"],
                                                    contact_email=user["email"])
-        ticket["updated_at"] = max(ticket["updated_at"], ts)
+        self.tickets.set_updated(ticket_id, max(self.tickets.updated_at(ticket_id), ts))
 
     def record_merge(self, lead_id: str, role: str, user: dict[str, Any], ts: int) -> None:
         """Remember a merge: the merged-away id points at the user, whose merge history names it."""
         self.merged_contacts[lead_id] = {"into": user["id"], "merged_at": ts, "role": role}
         self.merge_history.setdefault(user["id"], []).append(
             {"type": "merge_history", "source_contact_id": lead_id, "source_contact_role": role, "merged_at": ts})
-        user["updated_at"] = max(user["updated_at"], ts)
+        self.contacts.set_updated(user["id"], max(self.contacts.updated_at(user["id"]), ts))
 
     def merge_target(self, contact_id: str) -> str | None:
         """The live contact a merged-away id ended up in (following merge chains), or None."""

@@ -5,39 +5,45 @@ and it carries the awkward cases that break extractors: old records updated rece
 the description does not allow them, mixed-type custom attributes, unicode and HTML bodies, a
 conversation and a ticket with more than 500 parts, conversations without parts, truncated embedded
 lists, timestamps exactly on UTC and workspace midnights, deleted records and merged leads.
-Conversation and ticket parts and activity logs are generated on demand from per-record seeds to keep
-large scales cheap. The builders live in build_*.py; the steering methods in steering.py.
+Conversation and ticket parts and activity logs are generated on demand from per-record seeds, and records are
+kept as compact rows rendered into API dicts on each read (store.py), to keep large scales cheap: a million
+contacts fit in well under a GiB. The builders live in build_*.py; the steering methods in steering.py.
 """
 
 from __future__ import annotations
 
+import gc
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import build_content, build_extras, build_people, build_tickets
 from .activity import ActivityLog
-from .build_conversations import PartPlan, apply_boundaries, build_conversations, generate_parts
+from .build_conversations import PartPlan, apply_boundaries, build_conversations, generate_parts, render_conversation
 from .build_extras import UNANSWERED_SHARE
 from .build_tickets import TicketPlan, generate_ticket_parts
 from .steering import Steering
+from .store import RecordStore, render_dict_row
 from .vocab import DAY, HISTORY_DAYS, KINDS, RECENT_DAYS, RECENT_SHARE, SCALES, ScaleSpec, object_id, to_unix
 
 __all__ = ["KINDS", "RECORD_KINDS", "SCALES", "ScaleSpec", "Workspace", "object_id", "to_unix"]
 
 RECORD_KINDS = KINDS + ("tickets", "articles", "news_items", "collections")
-"""Kinds kept as dicts keyed by id, which `touch` and `snapshot` accept."""
+"""Kinds kept in RecordStores keyed by id, which `touch` and `snapshot` accept."""
 
 
 class Workspace(Steering):
     """The workspace's records in API shape, plus thread-safe mutation helpers used by tests.
 
-    Live records sit in the dicts (`contacts`, `companies`, `conversations`, `tickets`, ...); deleted and
-    merged ones are kept apart (`deleted_contacts`, `merged_contacts`, ...) so every list, search and
-    scroll leaves them out by construction.
+    Live records sit in RecordStores (`contacts`, `companies`, `conversations`, `tickets`, ...: mappings of id to
+    API dict); deleted and merged ones are kept apart (`deleted_contacts`, `merged_contacts`, ...) so every list,
+    search and scroll leaves them out by construction. Change records only through the steering methods: they
+    keep the `updated_at` index right and bump `generation`, which invalidates cached search results.
     """
 
     def __init__(self, seed: int = 1, scale: str = "small", now: datetime | None = None,
@@ -56,13 +62,14 @@ class Workspace(Steering):
         self.app_id = f"app{seed:05d}x"
         self.lock = threading.RLock()
         self.generation = 0
-        self.contacts: dict[str, dict[str, Any]] = {}
-        self.companies: dict[str, dict[str, Any]] = {}
-        self.conversations: dict[str, dict[str, Any]] = {}
-        self.tickets: dict[str, dict[str, Any]] = {}
-        self.articles: dict[str, dict[str, Any]] = {}
-        self.collections: dict[str, dict[str, Any]] = {}
-        self.news_items: dict[str, dict[str, Any]] = {}
+        # records as compact rows, rendered in API shape on each read (store.py)
+        self.contacts = RecordStore(partial(build_people.render_contact, self))
+        self.companies = RecordStore(partial(build_people.render_company, self))
+        self.conversations = RecordStore(partial(render_conversation, self))
+        self.tickets = RecordStore(partial(build_tickets.render_ticket, self))
+        self.articles = RecordStore(render_dict_row)
+        self.collections = RecordStore(render_dict_row)
+        self.news_items = RecordStore(render_dict_row)
         self.admins: list[dict[str, Any]] = []
         self.teams: list[dict[str, Any]] = []
         self.tags: list[dict[str, Any]] = []
@@ -149,6 +156,12 @@ class Workspace(Steering):
 
     # ---- generation ---------------------------------------------------------------------------
     def _build(self) -> None:
+        with _gc_paused():
+            self._build_records()
+        for kind in RECORD_KINDS:
+            self.records(kind).build_index()
+
+    def _build_records(self) -> None:
         rng = self._rng
         build_people.build_admins_teams(self, rng)
         build_people.build_tags_segments(self, rng)
@@ -199,28 +212,59 @@ class Workspace(Steering):
 
     def contact_companies(self, contact_id: str) -> list[dict[str, Any]]:
         """Every live company a contact is attached to (the embedded list may show fewer)."""
-        contact = self.contacts[contact_id]
-        company_ids = self.contact_company_ids.get(contact_id) or [c["id"] for c in contact["companies"]["data"]]
+        company_ids = self.contact_company_ids.get(contact_id) or self.embedded_company_ids(contact_id)
         return [self.companies[c] for c in company_ids if c in self.companies]
+
+    def embedded_company_ids(self, contact_id: str) -> list[str]:
+        """The ids in a contact's embedded `companies` list, without rendering the contact."""
+        patched = self.contacts.patched(contact_id, "companies")
+        if patched is not None:
+            return [c["id"] for c in patched["data"]]
+        return list(build_people.contact_links(self.contacts.row(contact_id)))
 
     def me(self) -> dict[str, Any]:
         """The admin behind the token, with the app (workspace) it belongs to."""
         return build_content.me(self)
 
-    def records(self, kind: str) -> dict[str, dict[str, Any]]:
-        """The dict of records of a kind (one of RECORD_KINDS)."""
+    def records(self, kind: str) -> RecordStore:
+        """The records of a kind (one of RECORD_KINDS): a read-only mapping of id to API-shaped dict."""
         if kind not in RECORD_KINDS:
             raise ValueError(f"kind must be one of {RECORD_KINDS}, not {kind!r}")
         return getattr(self, kind)
 
     def snapshot(self, kind: str) -> list[dict[str, Any]]:
-        """The current records of a kind, in id order of creation, taken under the lock."""
+        """The current records of a kind, in id order of creation, taken under the lock (renders every record:
+        mind the scale)."""
         with self.lock:
             return list(self.records(kind).values())
+
+    def render_ids(self, kind: str, ids: list[str]) -> list[dict[str, Any]]:
+        """The records of these ids in API shape, leaving out any removed since the ids were read."""
+        records = self.records(kind)
+        return [r for r in map(records.get, ids) if r is not None]
+
+    def count_updated(self, kind: str, start: int, end: int) -> int:
+        """How many records of a kind have start <= updated_at < end (from the index, nothing rendered)."""
+        with self.lock:
+            return len(self.records(kind).updated_between(start, end))
 
     def counts(self) -> dict[str, int]:
         """Live records of the three main kinds (what the benchmarks and scale tests compare)."""
         return {kind: len(self.records(kind)) for kind in KINDS}
 
-    def ids(self, kind: str) -> Iterable[str]:
-        return list(self.records(kind))
+    def ids(self, kind: str) -> list[str]:
+        with self.lock:
+            return list(self.records(kind))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while millions of rows are built: none of them is garbage, and the collector
+    would otherwise walk the growing heap again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
