@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from dagster._utils.schedules import is_valid_cron_string
 
+from intercom_assets.lake.pii_policy import PiiPolicy, load_pii_policy
 from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
 
 DEFAULT_HISTORY_DAYS = 365
@@ -43,6 +44,9 @@ class Settings:
     companies_refresh_minutes: int = 0
     # Tables the schedule, the catch-up sensor, freshness and alerts cover (the UI can still run any of them).
     tables: tuple[str, ...] = ()
+    # INTERCOM_PII_POLICY keyed with INTERCOM_PII_SALT (see lake/pii_policy.py): loaded here so that a bad file
+    # fails the code location. Out of repr and equality; the policy keeps no copy of the salt.
+    pii_policy: PiiPolicy = field(default_factory=PiiPolicy.empty, repr=False, compare=False)
 
     def selected(self) -> tuple[TableSpec, ...]:
         """The declarations of the selected tables, in registry order (every table when none is named)."""
@@ -149,4 +153,5 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
         run_retention_days=_parse_int(env, "INTERCOM_RUN_RETENTION_DAYS", DEFAULT_RUN_RETENTION_DAYS, 1, 3650, "days"),
         companies_refresh_minutes=_parse_int(env, "INTERCOM_COMPANIES_REFRESH_MINUTES", 0, 0, 10_080, "minutes"),
         tables=_parse_tables(env.get("INTERCOM_TABLES")),
+        pii_policy=load_pii_policy(env),
     )
