@@ -28,6 +28,7 @@ from intercom_assets.resources import (
     IntercomResource,
     ParquetStorageResource,
 )
+from intercom_assets.run_step import StepOptions
 from intercom_assets.settings import Settings, SettingsError, load_settings
 from intercom_assets.tables import SCROLL
 
@@ -65,9 +66,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     """Everything the code location serves, from validated settings."""
     settings = settings or load_settings()
     partitions_def = build_partitions_def(settings.start_date)
-    intercom_assets = build_intercom_assets(
-        partitions_def, companies_refresh_minutes=settings.companies_refresh_minutes
-    )
+    intercom_assets = build_intercom_assets(partitions_def, options=StepOptions(
+        companies_refresh_minutes=settings.companies_refresh_minutes,
+        deletion_sweep_hours=settings.deletion_sweep_hours,
+    ))
     # Freshness: Dagster's freshness daemon evaluates the policy; the check-failure sensor alerts on WARN/FAIL.
     selected = settings.selected()
     policy = freshness_policy_for(settings.schedule_cron)

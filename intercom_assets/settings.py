@@ -42,6 +42,8 @@ class Settings:
     run_retention_days: int = DEFAULT_RUN_RETENTION_DAYS
     # Scheduled window runs read the companies scroll at most this often (0: every run); see schedules.py.
     companies_refresh_minutes: int = 0
+    # A run sweeps every contact id (to find deleted contacts) when the last sweep is older (0: every run).
+    deletion_sweep_hours: int = 24
     # Tables the schedule, the catch-up sensor, freshness and alerts cover (the UI can still run any of them).
     tables: tuple[str, ...] = ()
     # INTERCOM_PII_POLICY keyed with INTERCOM_PII_SALT (see lake/pii_policy.py): loaded here so that a bad file
@@ -152,6 +154,7 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
         staging_dir=(env.get("INTERCOM_STAGING_DIR") or "").strip() or None,
         run_retention_days=_parse_int(env, "INTERCOM_RUN_RETENTION_DAYS", DEFAULT_RUN_RETENTION_DAYS, 1, 3650, "days"),
         companies_refresh_minutes=_parse_int(env, "INTERCOM_COMPANIES_REFRESH_MINUTES", 0, 0, 10_080, "minutes"),
+        deletion_sweep_hours=_parse_int(env, "INTERCOM_DELETION_SWEEP_HOURS", 24, 0, 8_760, "hours"),
         tables=_parse_tables(env.get("INTERCOM_TABLES")),
         pii_policy=load_pii_policy(env),
     )

@@ -257,7 +257,8 @@ def data_attribute_rows(attribute: dict[str, Any]) -> Iterable[dict[str, Any]]:
 
 
 # ---- the API passes ---------------------------------------------------------------------------------------
-CONTACTS_SEARCH = Source("contacts_search", SEARCH, "/contacts/search", "data")
+# merge_history on the surviving users names the leads merged into them (deletions are detected from it)
+CONTACTS_SEARCH = Source("contacts_search", SEARCH, "/contacts/search", "data", {"include_merge_history": "true"})
 COMPANIES_SCROLL = Source("companies_scroll", SCROLL, "/companies/scroll", "data", window=WINDOW_FIELD)
 CONVERSATIONS_SEARCH = Source("conversations_search", SEARCH, "/conversations/search", "conversations")
 TICKETS_SEARCH = Source("tickets_search", SEARCH, "/tickets/search", "tickets")

@@ -182,9 +182,13 @@ def test_the_requested_window_run_writes_every_table_and_runs_the_checks(env, in
         assert written == ([] if spec.is_snapshot else window), spec.name
     # The checks ran inside the same run, once per table and written partition, and pass on real data (but the
     # WARN of the seeded over-500-parts conversation, on its own partition).
+    # (and deleted_records', on the day the seeded deletions and merges were detected: the real today)
     evaluations = result.get_asset_check_evaluations()
+    detected = [p.parent.name.removeprefix("date=") for p in (root / "deleted_records").glob("date=*/part-0.parquet")]
+    assert len(detected) == 1
     assert sorted((e.asset_key.path[-1], e.partition) for e in evaluations) == sorted(
-        (spec.name, day) for spec in TABLES if not spec.is_snapshot for day in window
+        [(spec.name, day) for spec in TABLES if not spec.is_snapshot for day in window]
+        + [("deleted_records", detected[0])]
     )
     failed = sorted((e.asset_key.path[-1], e.partition, e.severity.value) for e in evaluations if not e.passed)
     ws = intercom_server.workspace
@@ -203,7 +207,8 @@ def test_intercom_tables_decides_what_the_schedule_catchup_freshness_and_alerts_
     job = defs.resolve_job_def(INTERCOM_JOB)
     assert set(job.asset_layer.executable_asset_keys) == selected
     # every table is still defined, so the UI can select any subset
-    assert len([k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "intercom"]) == len(TABLES)
+    assert len([k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "intercom"]) == len(
+        TABLES) + 1  # deleted_records
     assets_def = defs.resolve_assets_def(asset_key("contacts"))
     fresh = {key for key, spec in assets_def.specs_by_key.items() if spec.freshness_policy is not None}
     assert fresh == selected

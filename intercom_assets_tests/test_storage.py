@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from intercom_assets.assets import _fresh_staging_dir
 from intercom_assets.lake.staging import TableStager, dedupe_newest
 from intercom_assets.lake.storage import ParquetStore
+from intercom_assets.run_step import fresh_staging_dir
 from intercom_assets.tables import TABLES_BY_NAME, table_rows
 
 
@@ -103,7 +103,7 @@ def test_staging_left_by_dead_runs_is_removed_and_live_runs_are_left_alone(tmp_p
         dead = parent / "run-999999999-xyz"
         live.mkdir(parents=True)
         dead.mkdir()
-        fresh = _fresh_staging_dir(str(tmp_path))
+        fresh = fresh_staging_dir(str(tmp_path))
         assert live.exists() and not dead.exists() and fresh.parent == parent
     finally:
         live_process.kill()

@@ -10,21 +10,43 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from intercom_assets.extraction.children import ChildCollector
+from intercom_assets.extraction.deletions import DeletionDetector
 from intercom_assets.extraction.result import ExtractionResult, ScrollPolicy, TableFailure, Window, is_unauthorized
 from intercom_assets.intercom.client import IntercomClient
+from intercom_assets.lake.deletions import DELETED_RECORDS, DeletionLog
 from intercom_assets.lake.scroll_cache import ScrollCache
 from intercom_assets.lake.staging import TableStager
 from intercom_assets.lake.storage import ParquetStore
-from intercom_assets.tables import PAGES, SCROLL, SEARCH, WINDOW_FIELD, WINDOW_PARAMS, Source, TableSpec
+from intercom_assets.tables import (
+    CONTACTS_SEARCH,
+    PAGES,
+    SCROLL,
+    SEARCH,
+    WINDOW_FIELD,
+    WINDOW_PARAMS,
+    Source,
+    TableSpec,
+)
 
 log = logging.getLogger(__name__)
+DETECTION = "deletion_detection"
+
+
+@dataclass(frozen=True)
+class DeletionWork:
+    """Deletion detection in a run: the detector, the log of deletions known so far (their rows are never
+    staged again), and whether the contact sweep is due."""
+
+    detector: DeletionDetector
+    known: DeletionLog
+    sweep_contacts: bool
 
 
 @dataclass
@@ -53,8 +75,11 @@ class Extractor:
         extracted_at: int,
         store: ParquetStore | None = None,
         scroll: ScrollPolicy | None = None,
+        deletions: DeletionWork | None = None,
     ):
         self.client = client
+        self.deletions = deletions
+        self._scrolled: set[str] | None = None
         self.staging_dir = staging_dir
         self.scroll = scroll if scroll is not None and store is not None else None
         self.scroll_cache = ScrollCache(store) if self.scroll is not None and store is not None else None
@@ -66,7 +91,8 @@ class Extractor:
         for spec in self.specs:
             if spec.is_snapshot and today_key not in window.partition_keys:
                 continue  # a snapshot is taken on the day of extraction only
-            stager = TableStager(spec, staging_dir / spec.name, window.partition_keys, extracted_at)
+            removals = deletions.known.removals(spec) if deletions is not None else {}
+            stager = TableStager(spec, staging_dir / spec.name, window.partition_keys, extracted_at, removals)
             run = self.passes.setdefault(spec.source.name, Pass(spec.source))
             if spec.children is None:
                 run.direct.append(stager)
@@ -76,9 +102,14 @@ class Extractor:
     def run(self) -> ExtractionResult:
         """Read every pass concurrently, then finish each table's partitions."""
         errors: dict[str, BaseException] = {}
-        if self.passes:
-            with ThreadPoolExecutor(max_workers=len(self.passes), thread_name_prefix="intercom-pass") as pool:
-                futures = {name: pool.submit(self._timed, name, run) for name, run in self.passes.items()}
+        jobs: dict[str, Callable[[], None]] = {
+            name: lambda run=run: self._read(run) for name, run in self.passes.items()
+        }
+        if self.deletions is not None:
+            jobs[DETECTION] = self._detect
+        if jobs:
+            with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="intercom-pass") as pool:
+                futures = {name: pool.submit(self._timed, name, job) for name, job in jobs.items()}
                 for name, future in futures.items():
                     try:
                         future.result()
@@ -88,7 +119,10 @@ class Extractor:
             if is_unauthorized(error):
                 raise error  # a bad token fails the whole run: nothing else can have worked
         for name, error in errors.items():
-            self._fail(self.passes[name].tables, error)
+            self._fail(self.passes[name].tables if name in self.passes else [DELETED_RECORDS.name], error)
+        if self.deletions is not None and DELETED_RECORDS.name not in self.result.failures:
+            self.result.deletions = self.deletions.detector.deletions
+            self.result.swept = list(self.deletions.detector.swept)
         for run in self.passes.values():
             for stager in [*run.direct, *(c.stager for c in run.children)]:
                 if stager.spec.name not in self.result.failures:
@@ -96,20 +130,33 @@ class Extractor:
                     self.result.tables[stager.spec.name] = stager.finished(keys)
         return self.result
 
-    def _timed(self, name: str, run: Pass) -> None:
+    def _timed(self, name: str, job: Callable[[], None]) -> None:
         started = time.monotonic()
         try:
-            self._read(run)
+            job()
         finally:
             self.result.source_seconds[name] = round(time.monotonic() - started, 3)
 
+    def _detect(self) -> None:
+        """Deletions with a signal of their own: deleted conversations; the contact sweep when it is due."""
+        assert self.deletions is not None
+        self.deletions.detector.deleted_conversations()
+        if self.deletions.sweep_contacts:
+            self.deletions.detector.sweep_contacts()
+
     def _read(self, run: Pass) -> None:
         snapshot_key = self.today_key if run.source.window is None and run.source.paging == PAGES else None
+        observe = self.deletions.detector.observe_contacts if (
+            self.deletions is not None and run.source.name == CONTACTS_SEARCH.name) else None
         for page in self._pages(run.source):
+            if observe is not None:
+                observe(page)
             for stager in run.direct:
                 stager.add_records(page, snapshot_key=snapshot_key)
             for collector in run.children:
                 collector.add_parents(page)
+        if run.source.paging == SCROLL and self._scrolled is not None and self.deletions is not None:
+            self.deletions.detector.companies_missing_from(self._scrolled)
         for collector in run.children:
             try:
                 collector.complete(self.client)
@@ -121,7 +168,8 @@ class Extractor:
     def _pages(self, source: Source) -> Iterator[list[dict[str, Any]]]:
         """The source's records in the run's window, a page at a time."""
         if source.paging == SEARCH:
-            return self.client.search_updated(source.path, source.list_key, self.window.start, self.window.end)
+            return self.client.search_updated(source.path, source.list_key, self.window.start, self.window.end,
+                                              params=dict(source.params) or None)
         if source.paging == SCROLL:
             return self._in_window(self._scroll_pages(), source.window_field)
         if source.paging == PAGES:
@@ -140,7 +188,7 @@ class Extractor:
     def _scroll_pages(self) -> Iterable[list[dict[str, Any]]]:
         """The companies scroll, or the stored one when this run may reuse it (see lake/scroll_cache.py)."""
         if self.scroll is None or self.scroll_cache is None:
-            return self.client.scroll_companies()
+            return self._noting_ids(self.client.scroll_companies())
         if self.scroll.reuse_seconds:
             cached = self.scroll_cache.load(self.scroll.reuse_seconds)
             if cached is not None:
@@ -148,7 +196,16 @@ class Extractor:
                          self.scroll.reuse_seconds / 60)
                 self.result.reused_scroll = True
                 return cached
-        return self.scroll_cache.recording(self.client.scroll_companies(), self.staging_dir / "_scroll")
+        live = self._noting_ids(self.client.scroll_companies())
+        return self.scroll_cache.recording(live, self.staging_dir / "_scroll")
+
+    def _noting_ids(self, pages: Iterable[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+        """A live scroll's pages, noting every company id: once complete, stored companies it lacks are probed."""
+        seen: set[str] = set()
+        for page in pages:
+            seen.update(str(record.get("id")) for record in page)
+            yield page
+        self._scrolled = seen
 
     def _in_window(self, pages: Iterable[list[dict[str, Any]]], field_name: str) -> Iterator[list[dict[str, Any]]]:
         for page in pages:
@@ -171,7 +228,8 @@ def extract(
     extracted_at: int,
     store: ParquetStore | None = None,
     scroll: ScrollPolicy | None = None,
+    deletions: DeletionWork | None = None,
 ) -> ExtractionResult:
     """Extract the given tables over the window; see Extractor."""
-    return Extractor(client, list(specs), window, today_key, staging_dir, extracted_at, store, scroll).run()
+    return Extractor(client, list(specs), window, today_key, staging_dir, extracted_at, store, scroll, deletions).run()
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from intercom_assets.intercom.errors import IntercomAPIError, IntercomAuthError
+from intercom_assets.lake.deletions import Deletion
 from intercom_assets.lake.staging import StagedTable
 
 
@@ -68,3 +69,5 @@ class ExtractionResult:
     fetched_parents: dict[str, int] = field(default_factory=dict)
     source_seconds: dict[str, float] = field(default_factory=dict)
     reused_scroll: bool = False
+    deletions: list[Deletion] = field(default_factory=list)  # detected in this run (maybe known already)
+    swept: list[str] = field(default_factory=list)  # tables whose records were swept

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import quote
@@ -72,14 +72,33 @@ class IntercomClient(SearchMixin, ScrollMixin):
         With `list_key`, the answer is a list that may page: every page is read and the answer carries all its
         records under that key. At most ``2 * max_concurrency`` ids are in the pipeline, so memory stays
         bounded however many come in. The first error cancels the rest and is raised. A record that no longer
-        exists (404, deleted since it was listed) yields ``(id, None)`` with a warning instead of failing the run.
+        exists (404, deleted since it was listed; 410, merged away) yields ``(id, None)`` with a warning.
         """
         endpoint = _endpoint_template("GET", path_template.replace("{id}", "0"))
+        for record_id, (status, answer) in self._concurrently(
+            ids, lambda record_id, cancel: self._get_one(path_template, endpoint, record_id, list_key, cancel)
+        ):
+            if status != 200:
+                logger.warning("%s: %s no longer exists (%s); skipped", endpoint, record_id, status)
+            yield record_id, answer
+
+    def probe_many(self, path_template: str, ids: Iterable[str]) -> Iterator[tuple[str, int]]:
+        """``(id, status)`` of ``GET path_template`` for each id, concurrently: 200 (it exists), 404 (deleted) or 410
+        (merged away, for contacts). Any other failure is raised, as by get_many."""
+        endpoint = _endpoint_template("GET", path_template.replace("{id}", "0"))
+        for record_id, (status, _) in self._concurrently(
+            ids, lambda record_id, cancel: self._get_one(path_template, endpoint, record_id, None, cancel)
+        ):
+            yield record_id, status
+
+    def _concurrently(self, ids: Iterable[str], fetch: Callable[[str, threading.Event], Any]
+                      ) -> Iterator[tuple[str, Any]]:
+        """``(id, fetch(id))`` for each id, at most ``2 * max_concurrency`` in the pipeline, as they complete."""
         cancel = threading.Event()
         window = 2 * self._max_concurrency
         id_iter = iter(ids)
         exhausted = False
-        pending: set[Future[tuple[str, dict | None]]] = set()
+        pending: dict[Future[Any], str] = {}
         executor = ThreadPoolExecutor(max_workers=self._max_concurrency, thread_name_prefix="intercom-get")
         try:
             while True:
@@ -89,12 +108,12 @@ class IntercomClient(SearchMixin, ScrollMixin):
                     except StopIteration:
                         exhausted = True
                         break
-                    pending.add(executor.submit(self._get_one, path_template, endpoint, record_id, list_key, cancel))
+                    pending[executor.submit(fetch, record_id, cancel)] = record_id
                 if not pending:
                     return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield future.result()
+                    yield pending.pop(future), future.result()
         finally:
             cancel.set()
             for future in pending:
@@ -108,15 +127,15 @@ class IntercomClient(SearchMixin, ScrollMixin):
                 yield conversation
 
     def _get_one(self, path_template: str, endpoint: str, record_id: str, list_key: str | None,
-                 cancel: threading.Event) -> tuple[str, dict | None]:
+                 cancel: threading.Event) -> tuple[int, dict | None]:
+        """(200, answer), or (404 / 410, None) for a record that no longer exists."""
         path = path_template.replace("{id}", quote(record_id, safe=""))
         try:
             if list_key is None:
-                return record_id, self._request("GET", path, endpoint=endpoint, cancel=cancel, bulk=True)
+                return 200, self._request("GET", path, endpoint=endpoint, cancel=cancel, bulk=True)
             records = [r for page in self.iter_pages(path, list_key, bulk=True, cancel=cancel) for r in page]
-            return record_id, {list_key.split("|")[0]: records}
+            return 200, {list_key.split("|")[0]: records}
         except IntercomAPIError as exc:
             if exc.status in (404, 410):
-                logger.warning("%s: %s no longer exists (%s); skipped", endpoint, record_id, exc.status)
-                return record_id, None
+                return exc.status, None
             raise

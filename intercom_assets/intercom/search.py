@@ -17,7 +17,7 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -152,13 +152,16 @@ class SearchMixin(Transport):
             return None
 
     def search_updated(self, path: str, list_key: str, start: datetime, end: datetime,
-                       per_page: int = MAX_SEARCH_PER_PAGE, max_slices: int = MAX_SLICES) -> Iterator[list[dict]]:
+                       per_page: int = MAX_SEARCH_PER_PAGE, max_slices: int = MAX_SLICES,
+                       params: Mapping[str, str] | None = None) -> Iterator[list[dict]]:
         """Records of a search endpoint with start <= updated_at < end, as pages, while slices page concurrently.
 
         Results are sorted ascending by updated_at within a slice (rows updated while paging move to its end).
         Search is not a snapshot: a row updated while paging leaves its place, which can shift a row not yet
         read onto a page already read. When a slice's pass shows that (an id seen twice, or total_count
         dropping), that slice is read again, up to SEARCH_MAX_PASSES passes.
+
+        `params` go into the query string (e.g. ``include_merge_history=true`` for contact search).
 
         De-duplication contract: only an ``{id: updated_at}`` map of what was yielded is kept: an id is yielded
         again, on a later page, only with a strictly newer updated_at. A consumer that keeps, per id, the row
@@ -180,7 +183,7 @@ class SearchMixin(Transport):
 
         def read(one: Slice) -> None:
             try:
-                self._read_slice(path, endpoint, list_key, per_page, one, yielded, pages, cancel)
+                self._read_slice(path, endpoint, list_key, per_page, one, yielded, pages, cancel, params)
             except _Cancelled:
                 pass
             except BaseException as exc:  # handed to the consumer, which raises it
@@ -212,13 +215,13 @@ class SearchMixin(Transport):
                     pass
 
     def _read_slice(self, path: str, endpoint: str, list_key: str, per_page: int, one: Slice, yielded: _Yielded,
-                    pages: queue.Queue, cancel: threading.Event) -> None:
+                    pages: queue.Queue, cancel: threading.Event, params: Mapping[str, str] | None) -> None:
         query = {"operator": "AND", "value": [
             {"field": "updated_at", "operator": ">", "value": one.after},
             {"field": "updated_at", "operator": "<", "value": one.before},
         ]}
         for search_pass in range(1, SEARCH_MAX_PASSES + 1):
-            if not self._search_pass(path, endpoint, list_key, query, per_page, one, yielded, pages, cancel):
+            if not self._search_pass(path, endpoint, list_key, query, per_page, one, yielded, pages, cancel, params):
                 return
             if search_pass < SEARCH_MAX_PASSES:
                 logger.warning("%s: results shifted while paging (records updated meanwhile); reading the slice "
@@ -228,7 +231,8 @@ class SearchMixin(Transport):
                        "missed until a later run re-reads this window", endpoint, SEARCH_MAX_PASSES)
 
     def _search_pass(self, path: str, endpoint: str, list_key: str, query: dict, per_page: int, one: Slice,
-                     yielded: _Yielded, pages: queue.Queue, cancel: threading.Event) -> bool:
+                     yielded: _Yielded, pages: queue.Queue, cancel: threading.Event,
+                     params: Mapping[str, str] | None = None) -> bool:
         """One read of a slice; returns whether its results shifted underneath it."""
         seen: set[str] = set()
         shifted = False
@@ -241,7 +245,7 @@ class SearchMixin(Transport):
             if cursor:
                 pagination["starting_after"] = cursor
             body = {"query": query, "sort": {"field": "updated_at", "order": "ascending"}, "pagination": pagination}
-            payload = self._request("POST", path, endpoint=endpoint, body=body, cancel=cancel)
+            payload = self._request("POST", path, endpoint=endpoint, body=body, cancel=cancel, params=params)
             total = payload.get("total_count")
             if isinstance(total, int):
                 shifted |= last_total is not None and total < last_total

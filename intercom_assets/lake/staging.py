@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ class StageCounts:
     rows_in: int = 0
     outside_range: int = 0
     missing_timestamp: int = 0
+    removed: int = 0  # rows of deleted or erased records
 
 
 def dedupe_newest(
@@ -98,7 +99,8 @@ def dedupe_newest(
 class TableStager:
     """Collects one table's rows for a run, split by the partition their replication day names."""
 
-    def __init__(self, spec: TableSpec, directory: Path, partition_keys: Iterable[str], extracted_at: int):
+    def __init__(self, spec: TableSpec, directory: Path, partition_keys: Iterable[str], extracted_at: int,
+                 removals: Mapping[str, set[str]] | None = None):
         self.spec = spec
         self.directory = directory
         self.partition_keys = list(partition_keys)
@@ -106,6 +108,8 @@ class TableStager:
         self.extracted_at = extracted_at
         self.converter = spec.converter()
         self.counts = StageCounts()
+        # column -> ids of deleted or erased records: their rows are never staged (Intercom may still return them)
+        self.removals = {column: ids for column, ids in (removals or {}).items() if ids}
         self._buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._buffered = 0
         self._chunks: dict[str, list[Path]] = defaultdict(list)
@@ -143,6 +147,9 @@ class TableStager:
 
     def _add_row(self, row: dict[str, Any], snapshot_key: str | None) -> None:
         self.counts.rows_in += 1
+        if self.removals and any(str(row.get(column)) in ids for column, ids in self.removals.items()):
+            self.counts.removed += 1
+            return
         if snapshot_key is not None:
             key = snapshot_key
         else:

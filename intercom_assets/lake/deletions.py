@@ -1,0 +1,283 @@
+"""Deletions in the lake: the log of every record Intercom deleted or merged away (or a person had erased), the
+`deleted_records` table, and the rewrite of every partition that still holds a row of such a record.
+
+A deleted record leaves no row in any partition of any table keyed by it or derived from it: the registry says
+which columns of each table refer to records of which table (`TableSpec.columns_referring_to`), so a contact's
+deletion reaches contacts, users, leads, its tag and company links and the conversation-contact links that name
+it; a conversation's reaches its parts, tags and contact links. Every file is rewritten atomically; old
+partitions outside a run's range included.
+
+The log (`{root}/_state/deletion_log.parquet`) holds every deletion ever detected, so a deletion is propagated
+once and later runs drop rows of deleted records that Intercom still returns for a while (a merged lead in an old
+search page). `deleted_records` is its user-facing copy, one partition per day of detection, merged into its
+partition, never rewritten from one run's view.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from intercom_assets.lake.staging import PARENTS_KEY, StagedPartition, dedupe_newest
+from intercom_assets.lake.storage import ParquetStore
+from intercom_assets.partitions import day_key
+from intercom_assets.schemas import STRING, TIME, col
+from intercom_assets.tables import PAGES, Source, TableSpec
+
+LOG_NAME = "deletion_log.parquet"
+SWEEPS_NAME = "deletion_sweeps.parquet"
+LOG_SCHEMA = pa.schema([
+    ("source_table", pa.string()), ("id", pa.string()), ("reason", pa.string()), ("merged_into_id", pa.string()),
+    ("deleted_at", pa.int64()), ("detected_at", pa.int64()),
+])
+DELETED, MERGED, ERASED = "deleted", "merged", "erased"
+# The tables whose records can be deleted (what a deletion's `source_table` names).
+DELETABLE = ("contacts", "companies", "conversations", "tickets")
+
+DELETED_RECORDS = TableSpec(
+    name="deleted_records",
+    source=Source("conversations_deleted", PAGES, "/conversations/deleted", "conversations"),
+    partition_column="detected_at",
+    fields={
+        "source_table": col(STRING, "The table the record belonged to: contacts, companies, conversations, tickets."),
+        "id": col(STRING, "The record's id."),
+        "reason": col(STRING, "deleted (Intercom deleted it), merged (a lead merged into a user), erased (a "
+                      "data-protection erasure run here)."),
+        "merged_into_id": col(STRING, "For a merge: the contact the record was merged into."),
+        "deleted_at": col(TIME, "When Intercom says it was deleted or merged (null when it does not say)."),
+        "detected_at": col(TIME, "When this project detected it and removed its rows from the lake."),
+    },
+    description="One row per record deleted, merged away or erased: why, and when it was detected; its rows are "
+    "gone from every other table.",
+    replaces="none (new)",
+    key=("source_table", "id"),
+)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """One record gone from Intercom (or erased here)."""
+
+    source_table: str
+    id: str
+    reason: str
+    merged_into_id: str | None = None
+    deleted_at: int | None = None  # Unix seconds
+
+    def row(self, detected_at: int) -> dict:
+        return {
+            "source_table": self.source_table, "id": self.id, "reason": self.reason,
+            "merged_into_id": self.merged_into_id, "deleted_at": self.deleted_at, "detected_at": detected_at,
+        }
+
+
+@dataclass
+class Rewrite:
+    """One stored partition rewritten without the rows of deleted records."""
+
+    table: str
+    partition: str
+    rows_removed: int
+    staged: StagedPartition
+
+
+@dataclass
+class DeletionLog:
+    """Every deletion detected so far: table -> ids; the newest deletion time Intercom reported, per table; and
+    when each table's records were last swept (listed whole, to find deletions with no other signal)."""
+
+    ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    latest_deleted_at: dict[str, int] = field(default_factory=dict)
+    swept_at: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, store: ParquetStore) -> DeletionLog:
+        log = cls()
+        try:
+            table = store.read_state(LOG_NAME)
+        except FileNotFoundError:
+            table = None
+        if table is not None:
+            for source_table, record_id, reason, deleted_at in zip(
+                *(table.column(c).to_pylist() for c in ("source_table", "id", "reason", "deleted_at")), strict=True
+            ):
+                log.ids[source_table].add(record_id)
+                if reason == DELETED and deleted_at is not None:
+                    log.latest_deleted_at[source_table] = max(deleted_at, log.latest_deleted_at.get(source_table, 0))
+        try:
+            sweeps = store.read_state(SWEEPS_NAME)
+            log.swept_at = dict(zip(sweeps.column("table").to_pylist(), sweeps.column("swept_at").to_pylist(),
+                                    strict=True))
+        except FileNotFoundError:
+            pass
+        return log
+
+    def sweep_due(self, table: str, now: int, every_hours: int) -> bool:
+        """Whether the table's last sweep is older than `every_hours` (0: sweep on every run)."""
+        last = self.swept_at.get(table)
+        return last is None or every_hours == 0 or now - last >= every_hours * 3600
+
+    def mark_swept(self, store: ParquetStore, tables: Sequence[str], now: int, scratch: Path) -> None:
+        self.swept_at.update(dict.fromkeys(tables, now))
+        data = pa.table({"table": list(self.swept_at), "swept_at": list(self.swept_at.values())},
+                        schema=pa.schema([("table", pa.string()), ("swept_at", pa.int64())]))
+        store.write_state(SWEEPS_NAME, data, scratch)
+
+    def new(self, deletions: Iterable[Deletion]) -> list[Deletion]:
+        """The deletions not logged yet (the first of each record, if it comes twice)."""
+        fresh: dict[tuple[str, str], Deletion] = {}
+        for deletion in deletions:
+            key = (deletion.source_table, deletion.id)
+            if deletion.id not in self.ids.get(deletion.source_table, ()) and key not in fresh:
+                fresh[key] = deletion
+        return list(fresh.values())
+
+    def append(self, store: ParquetStore, deletions: Sequence[Deletion], detected_at: int, scratch: Path) -> None:
+        """Add deletions to the stored log (rewritten whole: it holds ids only, a few bytes a record)."""
+        if not deletions:
+            return
+        added = pa.Table.from_pylist([deletion.row(detected_at) for deletion in deletions], schema=LOG_SCHEMA)
+        try:
+            table = pa.concat_tables([store.read_state(LOG_NAME).cast(LOG_SCHEMA), added])
+        except FileNotFoundError:
+            table = added
+        store.write_state(LOG_NAME, table, scratch)
+        for deletion in deletions:
+            self.ids[deletion.source_table].add(deletion.id)
+
+    def removals(self, spec: TableSpec) -> dict[str, set[str]]:
+        """column -> ids whose rows must not be in `spec`'s files (empty when nothing it holds was deleted)."""
+        found: dict[str, set[str]] = defaultdict(set)
+        for source_table, ids in self.ids.items():
+            if not ids:
+                continue
+            for column in spec.columns_referring_to(source_table):
+                found[column] |= ids
+        return dict(found)
+
+
+def stored_ids(store: ParquetStore, table: str) -> set[str]:
+    """Every id of a table's records stored in any partition (the `id` column of each file)."""
+    ids: set[str] = set()
+    for key in store.stored_partitions(table):
+        ids.update(v for v in store.read(table, key, columns=["id"]).column("id").to_pylist() if v is not None)
+    return ids
+
+
+def drop_rows(data: pa.Table, removals: Mapping[str, set[str]]) -> tuple[pa.Table, int]:
+    """The table without rows whose value in a removal column is one of its ids; and how many went."""
+    if not removals or data.num_rows == 0:
+        return data, 0
+    keep = None
+    for column, ids in removals.items():
+        if column not in data.column_names or not ids:
+            continue
+        hit = pc.fill_null(pc.is_in(data.column(column), value_set=pa.array(sorted(ids), pa.string())), False)
+        keep = pc.invert(hit) if keep is None else pc.and_(keep, pc.invert(hit))
+    if keep is None:
+        return data, 0
+    kept = data.filter(keep)
+    return kept, data.num_rows - kept.num_rows
+
+
+def _without_parents(data: pa.Table, removals: Mapping[str, set[str]], parent_column: str | None) -> pa.Table:
+    """Drop removed parents from a child partition's fetched-parents record, so they are not reused either."""
+    metadata = dict(data.schema.metadata or {})
+    if parent_column is None or PARENTS_KEY not in metadata or parent_column not in removals:
+        return data
+    parents = json.loads(metadata[PARENTS_KEY])
+    gone = removals[parent_column]
+    metadata[PARENTS_KEY] = json.dumps({p: v for p, v in parents.items() if p not in gone}, sort_keys=True).encode()
+    return data.replace_schema_metadata(metadata)
+
+
+def rewrite_partitions(
+    store: ParquetStore, specs: Sequence[TableSpec], log: DeletionLog, scratch: Path,
+    only: Mapping[str, set[str]] | None = None, skip: Mapping[str, Iterable[str]] | None = None,
+) -> list[Rewrite]:
+    """Rewrite every stored partition of these tables that holds a row of a logged deletion.
+
+    `only` (table -> ids) limits the scan to the ids of new deletions: each partition's referring columns are
+    read first, and a file is read whole and rewritten only when one of its rows must go. `skip` (table ->
+    partitions) names partitions that were just written without those rows (see filter_staged).
+    """
+    rewrites: list[Rewrite] = []
+    scope = log if only is None else scoped(only)
+    for spec in specs:
+        removals = scope.removals(spec)
+        if not removals:
+            continue
+        columns = sorted(removals)
+        done = set((skip or {}).get(spec.name, ()))
+        for key in sorted(store.stored_partitions(spec.name)):
+            if key in done:
+                continue
+            probe = store.read(spec.name, key, columns=columns)
+            if drop_rows(probe, removals)[1] == 0:
+                continue
+            data = store.read(spec.name, key)
+            kept, removed = drop_rows(data, removals)
+            kept = _without_parents(kept, removals, spec.parent_key)
+            local = scratch / spec.name / f"rewrite-{key}.parquet"
+            local.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(kept, local)
+            store.write_file(spec.name, key, local)
+            rewrites.append(Rewrite(spec.name, key, removed, StagedPartition(local, kept.num_rows)))
+    return rewrites
+
+
+def scoped(ids: Mapping[str, set[str]]) -> DeletionLog:
+    """A log holding only these ids (table -> ids), to remove just them."""
+    return DeletionLog(defaultdict(set, {table: set(found) for table, found in ids.items()}))
+
+
+def filter_staged(spec: TableSpec, partitions: dict[str, StagedPartition], log: DeletionLog) -> int:
+    """Drop rows of the log's records from a run's staged files before they are committed (one write per
+    partition); returns the rows removed. The stager already skips records logged before the run started; this
+    catches those detected during it."""
+    removals = log.removals(spec)
+    removed_total = 0
+    if not removals:
+        return 0
+    for key, partition in partitions.items():
+        data = pq.read_table(partition.path)
+        kept, removed = drop_rows(data, removals)
+        if removed:
+            kept = _without_parents(kept, removals, spec.parent_key)
+            pq.write_table(kept, partition.path)
+            partitions[key] = StagedPartition(partition.path, kept.num_rows)
+            removed_total += removed
+    return removed_total
+
+
+def merge_deleted_records(
+    store: ParquetStore, deletions: Sequence[Deletion], detected_at: int, extracted_at: int, scratch: Path
+) -> dict[str, StagedPartition]:
+    """Add deletions to their day's `deleted_records` partition, keeping every row already there."""
+    converter = DELETED_RECORDS.converter()
+    by_day: dict[str, list[dict]] = defaultdict(list)
+    for deletion in deletions:
+        by_day[day_key(detected_at)].append(converter.convert_row(deletion.row(detected_at)))
+    written: dict[str, StagedPartition] = {}
+    for key, rows in by_day.items():
+        added = pa.Table.from_batches([converter.to_batch(rows, extracted_at)])
+        try:
+            stored = store.read(DELETED_RECORDS.name, key).cast(converter.schema)
+            merged = pa.concat_tables([stored, added])
+        except FileNotFoundError:
+            merged = added
+        # the first detection of a record wins: a later run never rewrites what an erasure wrote
+        merged = dedupe_newest(merged, DELETED_RECORDS.key, None)
+        local = scratch / DELETED_RECORDS.name / f"merged-{key}.parquet"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(merged, local)
+        store.write_file(DELETED_RECORDS.name, key, local)
+        written[key] = StagedPartition(local, merged.num_rows)
+    return written
