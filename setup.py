@@ -11,6 +11,8 @@ setup(
         "pyarrow>=17,<27",
         "universal-pathlib>=0.2.6,<0.4",
         "fsspec>=2024.6",
+        # INTERCOM_PII_POLICY files (line numbers in errors come from its node marks)
+        "PyYAML>=6,<7",
     ],
     # Exact versions tested: requirements/constraints.txt (`make lock` writes it from this file, all extras).
     extras_require={

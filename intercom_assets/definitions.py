@@ -69,6 +69,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     intercom_assets = build_intercom_assets(partitions_def, options=StepOptions(
         companies_refresh_minutes=settings.companies_refresh_minutes,
         deletion_sweep_hours=settings.deletion_sweep_hours,
+        pii_policy=settings.pii_policy,
     ))
     # Freshness: Dagster's freshness daemon evaluates the policy; the check-failure sensor alerts on WARN/FAIL.
     selected = settings.selected()

@@ -50,6 +50,7 @@ from intercom_assets.lake.deletions import (
     stored_ids,
 )
 from intercom_assets.lake.io_manager import commit_partition, partition_facts
+from intercom_assets.lake.pii_policy import PiiPolicy
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import DATE_FORMAT
 from intercom_assets.reporting import run_figure_tags, summary_line, window_tags
@@ -61,10 +62,12 @@ StepEvent = Output | AssetMaterialization | AssetCheckEvaluation
 
 @dataclass(frozen=True)
 class StepOptions:
-    """Code-location settings the step needs (INTERCOM_COMPANIES_REFRESH_MINUTES, ..._DELETION_SWEEP_HOURS)."""
+    """Code-location settings the step needs (INTERCOM_COMPANIES_REFRESH_MINUTES, ..._DELETION_SWEEP_HOURS,
+    ..._PII_POLICY)."""
 
     companies_refresh_minutes: int = 0
     deletion_sweep_hours: int = 24
+    pii_policy: PiiPolicy | None = None  # INTERCOM_PII_POLICY, applied before rows reach staging
 
 
 def run_extraction(
@@ -95,7 +98,8 @@ def run_extraction(
                 sweep_contacts=log.sweep_due("contacts", now, options.deletion_sweep_hours),
             ) if detect else None
             result = extract(client, [s for s in selected if s.name != DELETED_RECORDS.name], window,
-                             started.strftime(DATE_FORMAT), staging, now, store, _scroll(context, options), deletions)
+                             started.strftime(DATE_FORMAT), staging, now, store, _scroll(context, options), deletions,
+                             options.pii_policy)
             stats, per_endpoint = client.stats.total(), client.stats.snapshot()
         seconds = time.monotonic() - clock
         for table, parents in sorted(result.over_cap.items()):

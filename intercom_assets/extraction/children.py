@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from intercom_assets.extraction.result import ExtractionResult, Window
 from intercom_assets.intercom.client import IntercomClient
-from intercom_assets.lake.staging import TableStager, fetched_parents
+from intercom_assets.lake.staging import TableStager, fetched_parents, pii_fingerprint_of
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import day_key
 from intercom_assets.tables import TABLES_BY_NAME, TableSpec, child_rows, embedded_items, fetched_items
@@ -108,4 +108,6 @@ class ChildCollector:
             stored = self.store.read(self.spec.name, key)
         except FileNotFoundError:
             return None
+        if pii_fingerprint_of(stored) != self.stager.pii_fingerprint:
+            return None  # written under another PII policy: its values are not what this run would store
         return stored if stored.schema.equals(self.stager.converter.schema, check_metadata=False) else None

@@ -21,6 +21,7 @@ from intercom_assets.extraction.deletions import DeletionDetector
 from intercom_assets.extraction.result import ExtractionResult, ScrollPolicy, TableFailure, Window, is_unauthorized
 from intercom_assets.intercom.client import IntercomClient
 from intercom_assets.lake.deletions import DELETED_RECORDS, DeletionLog
+from intercom_assets.lake.pii_policy import PiiPolicy
 from intercom_assets.lake.scroll_cache import ScrollCache
 from intercom_assets.lake.staging import TableStager
 from intercom_assets.lake.storage import ParquetStore
@@ -76,12 +77,18 @@ class Extractor:
         store: ParquetStore | None = None,
         scroll: ScrollPolicy | None = None,
         deletions: DeletionWork | None = None,
+        pii: PiiPolicy | None = None,
     ):
         self.client = client
         self.deletions = deletions
         self._scrolled: set[str] | None = None
         self.staging_dir = staging_dir
         self.scroll = scroll if scroll is not None and store is not None else None
+        if pii is not None and any(pii.has_rules(s.name) for s in specs if s.source.paging == SCROLL):
+            # the cache holds records as the API sent them: with a policy on companies, no raw record is kept
+            if store is not None:
+                ScrollCache(store).discard()
+            self.scroll = None
         self.scroll_cache = ScrollCache(store) if self.scroll is not None and store is not None else None
         self.specs = list(specs)
         self.window = window
@@ -92,7 +99,7 @@ class Extractor:
             if spec.is_snapshot and today_key not in window.partition_keys:
                 continue  # a snapshot is taken on the day of extraction only
             removals = deletions.known.removals(spec) if deletions is not None else {}
-            stager = TableStager(spec, staging_dir / spec.name, window.partition_keys, extracted_at, removals)
+            stager = TableStager(spec, staging_dir / spec.name, window.partition_keys, extracted_at, removals, pii)
             run = self.passes.setdefault(spec.source.name, Pass(spec.source))
             if spec.children is None:
                 run.direct.append(stager)
@@ -229,7 +236,9 @@ def extract(
     store: ParquetStore | None = None,
     scroll: ScrollPolicy | None = None,
     deletions: DeletionWork | None = None,
+    pii: PiiPolicy | None = None,
 ) -> ExtractionResult:
     """Extract the given tables over the window; see Extractor."""
-    return Extractor(client, list(specs), window, today_key, staging_dir, extracted_at, store, scroll, deletions).run()
+    return Extractor(client, list(specs), window, today_key, staging_dir, extracted_at, store, scroll, deletions,
+                     pii).run()
 

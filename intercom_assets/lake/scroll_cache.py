@@ -45,6 +45,10 @@ class ScrollCache:
             return None
         return self._pages(table)
 
+    def discard(self) -> None:
+        """Remove the stored scroll (a PII policy now covers companies: raw records must not stay on disk)."""
+        self.store.remove_state(STATE_NAME)
+
     @staticmethod
     def _pages(table: pa.Table) -> Iterator[list[dict[str, Any]]]:
         for batch in table.to_batches(max_chunksize=PAGE_ROWS):

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,10 +23,14 @@ import pyarrow.parquet as pq
 from intercom_assets.partitions import day_key
 from intercom_assets.tables import TableSpec
 
+if TYPE_CHECKING:
+    from intercom_assets.lake.pii_policy import PiiPolicy
+
 FLUSH_ROWS = 5_000
 # Parquet key-value metadata of a child table's partition: {parent id: version in Unix seconds} of every parent
 # whose children were fetched (or reused) into it, so a parent without children is known to have none.
 PARENTS_KEY = b"intercom.fetched_parents"
+PII_KEY = b"intercom.pii_policy"
 
 
 def fetched_parents(table: pa.Table, id_column: str, version_column: str) -> dict[str, int]:
@@ -41,6 +45,11 @@ def fetched_parents(table: pa.Table, id_column: str, version_column: str) -> dic
     ids = table.column(id_column).to_pylist()
     stamps = pc.cast(table.column(version_column), pa.int64()).to_pylist()
     return {str(i): stamp // 1000 for i, stamp in zip(ids, stamps, strict=True) if stamp is not None}
+
+
+def pii_fingerprint_of(table: pa.Table) -> str:
+    """The PII policy fingerprint a stored partition was written under ('' for none)."""
+    return (table.schema.metadata or {}).get(PII_KEY, b"").decode()
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,7 @@ class TableStager:
     """Collects one table's rows for a run, split by the partition their replication day names."""
 
     def __init__(self, spec: TableSpec, directory: Path, partition_keys: Iterable[str], extracted_at: int,
-                 removals: Mapping[str, set[str]] | None = None):
+                 removals: Mapping[str, set[str]] | None = None, pii: PiiPolicy | None = None):
         self.spec = spec
         self.directory = directory
         self.partition_keys = list(partition_keys)
@@ -110,6 +119,9 @@ class TableStager:
         self.counts = StageCounts()
         # column -> ids of deleted or erased records: their rows are never staged (Intercom may still return them)
         self.removals = {column: ids for column, ids in (removals or {}).items() if ids}
+        # the PII policy, applied to each row before it is converted or written (None: nothing to apply)
+        self.pii = pii if pii is not None and pii.has_rules(spec.name) else None
+        self.pii_fingerprint = pii.fingerprint(spec.name) if pii is not None else ""
         self._buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._buffered = 0
         self._chunks: dict[str, list[Path]] = defaultdict(list)
@@ -150,6 +162,8 @@ class TableStager:
         if self.removals and any(str(row.get(column)) in ids for column, ids in self.removals.items()):
             self.counts.removed += 1
             return
+        if self.pii is not None:
+            row = self.pii.apply(self.spec.name, row)
         if snapshot_key is not None:
             key = snapshot_key
         else:
@@ -256,6 +270,10 @@ class TableStager:
         return data.replace_schema_metadata(metadata)
 
     def _write_final(self, name: str, data: pa.Table) -> StagedPartition:
+        if self.pii_fingerprint:  # which policy the rows were written under (stored children are reused only
+            # when it is today's)
+            data = data.replace_schema_metadata({**(data.schema.metadata or {}),
+                                                 PII_KEY: self.pii_fingerprint.encode()})
         final = self.directory / f"final-{name}.parquet"
         pq.write_table(data, final)
         return StagedPartition(final, data.num_rows)

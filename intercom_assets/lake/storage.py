@@ -75,6 +75,12 @@ class ParquetStore:
         """A state file; FileNotFoundError when none was written."""
         return self.read_path(self.state_path(name))
 
+    def remove_state(self, name: str) -> None:
+        """Delete a state file, if there is one."""
+        path = self.state_path(name)
+        if path.exists():
+            path.unlink()
+
     def write_state(self, name: str, data: pa.Table, scratch_dir: Path) -> UPath:
         """Replace a state file atomically, as a partition is replaced."""
         scratch_dir.mkdir(parents=True, exist_ok=True)
