@@ -16,8 +16,6 @@ setup(
     ],
     # Exact versions tested: requirements/constraints.txt (`make lock` writes it from this file, all extras).
     extras_require={
-        # python -m intercom_assets.views (current-state DuckDB views; not needed by the assets)
-        "views": ["duckdb>=1.1,<3"],
         # INTERCOM_PARQUET_ROOT=s3://...
         "s3": ["s3fs>=2024.6"],
         # deploy/dagster.yaml: run, event-log and schedule storage in PostgreSQL

@@ -14,6 +14,7 @@ from intercom_assets.automation.checks import freshness_policy_for, with_freshne
 from intercom_assets.automation.jobs import build_intercom_job
 from intercom_assets.automation.maintenance import build_maintenance_job, build_maintenance_schedule
 from intercom_assets.automation.schedules import build_attribution_window_schedule
+from intercom_assets.current_assets import build_current_assets
 from intercom_assets.keys import IO_MANAGER_KEY
 from intercom_assets.lake.io_manager import IntercomParquetIOManager
 from intercom_assets.partitions import build_partitions_def
@@ -83,7 +84,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     maintenance_job = build_maintenance_job(settings)
     return Definitions(
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
-        assets=[*source_specs(), intercom_assets],
+        assets=[*source_specs(), intercom_assets, build_current_assets()],
         jobs=[intercom_job, maintenance_job],
         schedules=[
             build_attribution_window_schedule(settings, intercom_job),

@@ -9,6 +9,7 @@ SNAPSHOT_GROUP = "intercom_snapshots"  # small lists: one snapshot on the day of
 KEY_PREFIX = "intercom"
 SOURCE_GROUP = "intercom_api"
 EXTRACT_STEP = "intercom_extract"
+CURRENT_SUFFIX = "_current"  # intercom/<table>_current: the current state of an incremental table
 IO_MANAGER_KEY = "intercom_parquet_io_manager"
 # One slot (dagster.yaml): two runs never scroll companies at once nor write the same partition at the same time.
 POOL = "intercom_api"

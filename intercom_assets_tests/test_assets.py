@@ -142,8 +142,10 @@ def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server):
         # a range that does not reach today takes no snapshot: no file, no materialization, no check result
         assert not (root / spec.name).exists() and states[spec.name] == {}, spec.name
     # (the test server seeds deleted conversations and merged leads: their detection lands in deleted_records)
+    # (and the current state of every incremental table, refreshed in the same run)
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
-    assert materialized == {spec.name for spec in INCREMENTAL} | {"deleted_records"}
+    assert materialized == ({spec.name for spec in INCREMENTAL} | {"deleted_records"}
+                            | {f"{spec.name}_current" for spec in INCREMENTAL})
     total = sum(len(ids) for day, ids in expected["conversations"].items())
     assert total > 20, "the test window must hold real data"
     for spec in INCREMENTAL:
@@ -232,8 +234,14 @@ def test_each_partition_event_carries_its_own_facts_and_the_run_its_figures(env,
         result = _materialize(defs, instance, TO_TODAY)
         tags = instance.get_run_by_id(result.run_id).tags
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
-    events = result.get_asset_materialization_events()
+    events = [e for e in result.get_asset_materialization_events() if e.partition is not None]
     assert len(events) == len(INCREMENTAL) * len(days) + len(SNAPSHOTS) + 1  # + deleted_records, detected today
+    current = [e for e in result.get_asset_materialization_events() if e.partition is None]
+    assert sorted(e.asset_key.path[-1] for e in current) == sorted(f"{spec.name}_current" for spec in INCREMENTAL)
+    for event in current:  # where the state is, and what its refresh did
+        metadata = event.materialization.metadata
+        assert Path(metadata["dagster/uri"].value) == root / "current" / event.asset_key.path[-1][:-len("_current")]
+        assert {"partitions", "rows_in", "files_rewritten", "seconds"} <= set(metadata)
     for event in events:
         metadata = event.materialization.metadata
         assert set(metadata) == {"dagster/row_count", "dagster/uri", "size_bytes"}, metadata.keys()

@@ -233,8 +233,8 @@ def _assert_every_visible_file_is_whole(root: Path) -> list[Path]:
     for path in root.rglob("*"):
         if not path.is_file() or path.parent == root:
             continue
-        if path.name == PART_FILE:
-            pq.read_table(path)
+        if path.name == PART_FILE or (path.parent.name == "_state" and path.suffix == ".parquet"):
+            pq.read_table(path)  # a partition, or a state file (deletion log, sweeps), replaced the same way
         else:
             assert path.name.startswith(TEMP_PREFIX) and path.name.endswith(TEMP_SUFFIX), path
             temporaries.append(path)
@@ -242,9 +242,10 @@ def _assert_every_visible_file_is_whole(root: Path) -> list[Path]:
 
 
 def _contents(root: Path) -> dict[str, list[str]]:
-    """Every partition file's rows, `_extracted_at` aside, as sorted JSON lines keyed by its relative path."""
+    """Every partition file's rows, `_extracted_at` aside, as sorted JSON lines keyed by its relative path
+    (deleted_records aside: its rows say when each run detected the seeded deletions)."""
     out = {}
-    for path in sorted(root.glob(f"*/date=*/{PART_FILE}")):
+    for path in sorted(p for table in TABLE_NAMES for p in root.glob(f"{table}/date=*/{PART_FILE}")):
         rows = pq.read_table(path).drop_columns(["_extracted_at"]).to_pylist()
         out[str(path.relative_to(root))] = sorted(json.dumps(row, default=str, sort_keys=True) for row in rows)
     return out

@@ -17,7 +17,7 @@ from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
 from intercom_assets.lake.deletions import DELETED_RECORDS, DeletionLog, drop_rows
 from intercom_assets.lake.staging import TableStager
-from intercom_assets.partitions import day_key
+from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES, TABLES_BY_NAME
 
@@ -57,6 +57,13 @@ def _referring(root: Path, source_table: str, record_id: str) -> dict[str, int]:
             if hits := sum(1 for v in values if v == record_id):
                 found[f"{spec.name}.{column}"] = hits
     return found
+
+
+def _rewrites(result) -> dict[tuple[str, str], int]:
+    """(table, partition) -> rows removed, of the run's deletion rewrites."""
+    return {(e.asset_key.path[-1], e.partition): e.materialization.metadata["rows_removed"].value
+            for e in result.get_asset_materialization_events()
+            if e.partition is not None and "rows_removed" in e.materialization.metadata}
 
 
 @pytest.fixture
@@ -105,6 +112,17 @@ def test_deleted_and_merged_records_leave_every_old_partition_and_deleted_record
 
         for source_table, record_id in victims:
             assert _referring(root, source_table, record_id) == {}, (source_table, record_id)
+            assert _referring(root / "current", source_table, record_id) == {}, (source_table, record_id)
+        # the current state was refreshed from what this run wrote and rewrote, not rebuilt from every partition
+        refreshed = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()
+                     if e.partition is None}
+        written_days = len(keys_between(LATE_FIRST, LAST))
+        assert refreshed["conversations_current"]["partitions"].value == written_days + sum(
+            1 for (table, _) in _rewrites(result) if table == "conversations")
+        contacts_now = _all(root / "current", "contacts")
+        assert len(set(contacts_now.column("id").to_pylist())) == contacts_now.num_rows
+        assert set(contacts_now.column("id").to_pylist()) == {c["id"] for c in ws.snapshot("contacts")
+                                                               if FIRST <= day_key(c["updated_at"]) <= LAST + "~"}
         # the merged lead's conversations stay, now the surviving user's
         assert moved and lead_conversations <= set(moved)
         links = _all(root, "conversation_contacts")
@@ -122,9 +140,8 @@ def test_deleted_and_merged_records_leave_every_old_partition_and_deleted_record
 
         # every rewrite of a partition outside the range is a materialization of it, with the rows removed, and
         # its check was evaluated again
-        events = result.get_asset_materialization_events()
-        rewrites = {(e.asset_key.path[-1], e.partition): e.materialization.metadata["rows_removed"].value
-                    for e in events if "rows_removed" in e.materialization.metadata}
+        events = [e for e in result.get_asset_materialization_events() if e.partition is not None]
+        rewrites = _rewrites(result)
         assert ("contacts", lead_day) in rewrites and ("leads", lead_day) in rewrites
         assert all(partition < LATE_FIRST and removed > 0 for (_, partition), removed in rewrites.items())
         evaluated = {(e.asset_key.path[-1], e.partition) for e in result.get_asset_check_evaluations()}
@@ -139,6 +156,7 @@ def test_deleted_and_merged_records_leave_every_old_partition_and_deleted_record
         _run(defs, instance, FIRST, LAST)
         for source_table, record_id in victims:
             assert _referring(root, source_table, record_id) == {}, (source_table, record_id)
+            assert _referring(root / "current", source_table, record_id) == {}, (source_table, record_id)
         assert _all(root, "deleted_records").sort_by("id").equals(before)
 
 

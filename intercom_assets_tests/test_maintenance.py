@@ -36,6 +36,7 @@ from intercom_assets.automation.maintenance import (
 from intercom_assets.automation.schedules import range_tags
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
+from intercom_assets.lake.deletions import DELETED_RECORDS
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import TABLES
@@ -101,7 +102,7 @@ def _state(instance: DagsterInstance) -> dict[str, Any]:
     }
     now = datetime.now(UTC)
     state["missing"] = missing_partitions(instance, partitions_def, "2026-11-21", current_time=now)
-    for info in instance.event_log_storage.get_asset_check_partition_info(check_keys(TABLES)):
+    for info in instance.event_log_storage.get_asset_check_partition_info(check_keys([*TABLES, DELETED_RECORDS])):
         state["checks"][(info.check_key, info.partition_key)] = (info.latest_execution_status, info.is_current)
     state["checks"].update(asyncio.run(_latest_checks_as_the_ui_reads_them(instance)))
     return state
@@ -112,7 +113,7 @@ async def _latest_checks_as_the_ui_reads_them(instance: DagsterInstance) -> dict
     materialization. (For a skipped one Dagster compares the two runs' creation times, and says "outdated" once
     they are deleted: inherent to deleting runs.)"""
     context = LoadingContextForTest(instance)
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys(TABLES))
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys([*TABLES, DELETED_RECORDS]))
     state = {}
     for key, record in latest.items():
         status = await record.resolve_status(context)
@@ -135,8 +136,9 @@ def _assert_gone(instance: DagsterInstance, run_id: str) -> list[str]:
     Returns the statuses of those rows."""
     assert instance.get_run_record_by_id(run_id) is None
     assert not instance.get_records_for_run(run_id).records
+    every = check_keys([*TABLES, DELETED_RECORDS])
     latest = {(info.check_key, info.partition_key): info.latest_planned_run_id
-              for info in instance.event_log_storage.get_asset_check_partition_info(check_keys(TABLES))}
+              for info in instance.event_log_storage.get_asset_check_partition_info(every)}
     rows = _check_rows(instance, run_id)
     assert all(latest[(check_key, partition)] == run_id for check_key, partition, _ in rows)
     return [status for _, _, status in rows]
@@ -175,8 +177,9 @@ def test_pruning_keeps_every_partition_status_and_newest_materialization(interco
         now = created[failed] + (created[day4] - created[failed]) / 2 + timedelta(days=RETENTION_DAYS)
         report = _prune_and_compare(instance, now)
         assert report.runs_deleted == 1 and set(report.runs_kept) == {day2, failed}
-        # 11-01..11-04 are day1's alone; the ranges end before today, so no snapshot table was materialized
-        assert report.materializations_copied == len(HISTORY) * 4
+        # 11-01..11-04 are day1's alone; the ranges end before today, so no snapshot table was materialized; and
+        # today's deleted_records partition, which only day1 wrote (it detected the seeded deletions)
+        assert report.materializations_copied == len(HISTORY) * 4 + 1
         _assert_gone(instance, day1)
         assert not (home / "storage" / day1).exists()
         copies = [r for r in instance.fetch_materializations(asset_key("contacts"), limit=100).records if not r.run_id]
@@ -209,7 +212,7 @@ def test_a_run_in_progress_keeps_the_run_it_would_otherwise_hide(intercom_env, h
         assert report.runs_deleted == 0 and set(report.runs_kept) == {done}
         instance.report_run_canceled(queued)
         report = _prune_and_compare(instance, far)
-        assert report.runs_deleted == 2 and report.materializations_copied == len(HISTORY) * 3
+        assert report.runs_deleted == 2 and report.materializations_copied == len(HISTORY) * 3 + 1  # deleted_records
 
 
 def test_a_later_attempt_that_hides_an_older_failure_is_kept(intercom_env, home, monkeypatch):

@@ -81,7 +81,9 @@ def test_tick_requests_one_window_run_and_one_snapshot_run(env, when: datetime, 
     window, snapshots = data.run_requests
     # the history tables over exactly the window, in one run
     assert window.tags[START] == first and window.tags[END] == last
-    assert set(window.asset_selection) == {asset_key(s.name) for s in TABLES if not s.is_snapshot}
+    # the tables with history, then their current state, in the same run
+    assert set(window.asset_selection) == {asset_key(n) for s in TABLES if not s.is_snapshot
+                                           for n in (s.name, f"{s.name}_current")}
     # the snapshot tables over the tick's day only: they have no other days
     assert snapshots.tags[START] == snapshots.tags[END] == last
     assert set(snapshots.asset_selection) == {asset_key(s.name) for s in TABLES if s.is_snapshot}
@@ -205,10 +207,12 @@ def test_intercom_tables_decides_what_the_schedule_catchup_freshness_and_alerts_
     defs = build_definitions(settings)
     selected = {asset_key(name) for name in settings.tables}
     job = defs.resolve_job_def(INTERCOM_JOB)
-    assert set(job.asset_layer.executable_asset_keys) == selected
-    # every table is still defined, so the UI can select any subset
+    assert set(job.asset_layer.executable_asset_keys) == selected | {
+        asset_key(f"{name}_current") for name in ("contacts", "conversations", "conversation_parts")}
+    # every table is still defined (with deleted_records and the current states), so the UI can select any subset
+    history = [spec for spec in TABLES if not spec.is_snapshot]
     assert len([k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "intercom"]) == len(
-        TABLES) + 1  # deleted_records
+        TABLES) + 1 + len(history)
     assets_def = defs.resolve_assets_def(asset_key("contacts"))
     fresh = {key for key, spec in assets_def.specs_by_key.items() if spec.freshness_policy is not None}
     assert fresh == selected

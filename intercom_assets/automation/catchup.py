@@ -29,6 +29,7 @@ from dagster import (
 )
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from intercom_assets.automation.jobs import run_selection
 from intercom_assets.automation.schedules import (
     NO_TOKEN_REASON,
     TRIGGER_CATCHUP,
@@ -160,7 +161,7 @@ def build_catchup_sensor(
                         run_key=catchup_run_key(first, last, attempts + 1),
                         tags={**range_tags(first, last), **window_tags(first, last), TRIGGER_TAG: TRIGGER_CATCHUP},
                         # Snapshot tables cannot be extracted for past days: a catch-up run never plans them.
-                        asset_selection=[asset_key(spec.name) for spec in tables],
+                        asset_selection=run_selection(tables),
                     )
                 ],
                 cursor=json.dumps({"chunks": state}, sort_keys=True),

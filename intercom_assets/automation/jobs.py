@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dagster import AssetSelection, define_asset_job
+from dagster import AssetKey, AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from intercom_assets.keys import asset_key
+from intercom_assets.keys import CURRENT_SUFFIX, asset_key
 from intercom_assets.tables import TABLES, TableSpec
 
 INTERCOM_JOB = "intercom_job"
+
+
+def run_selection(tables: Sequence[TableSpec]) -> list[AssetKey]:
+    """What a window or catch-up run materializes: the tables, then the current state of the incremental ones."""
+    return [*(asset_key(spec.name) for spec in tables),
+            *(asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if not spec.is_snapshot)]
 
 
 def build_intercom_job(tables: Sequence[TableSpec] = TABLES) -> UnresolvedAssetJobDefinition:
@@ -18,6 +24,6 @@ def build_intercom_job(tables: Sequence[TableSpec] = TABLES) -> UnresolvedAssetJ
     of the code location (see definitions.py)."""
     return define_asset_job(
         name=INTERCOM_JOB,
-        selection=AssetSelection.assets(*(asset_key(spec.name) for spec in tables)),
+        selection=AssetSelection.assets(*run_selection(tables)),
         description="Extract the selected Intercom tables over the run's partition range in one API pass.",
     )

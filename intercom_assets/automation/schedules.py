@@ -25,7 +25,7 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.jobs import INTERCOM_JOB, run_selection
 from intercom_assets.keys import asset_key
 from intercom_assets.partitions import DATE_FORMAT, trailing_window
 from intercom_assets.reporting import window_tags
@@ -98,11 +98,10 @@ def tick_requests(tick: datetime, settings: Settings, last_scroll: float | None 
     stamp = tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
     requests = []
     skip_scroll = scroll_is_fresh(tick, settings, last_scroll)
-    history = [
-        asset_key(spec.name)
-        for spec in settings.selected()
+    history = run_selection([
+        spec for spec in settings.selected()
         if not spec.is_snapshot and not (skip_scroll and spec.source.paging == SCROLL)
-    ]
+    ])
     snapshots = [asset_key(spec.name) for spec in settings.selected() if spec.is_snapshot]
     tags = window_range(tick_day, settings)
     if history and tags is not None:

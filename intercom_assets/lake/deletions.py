@@ -98,12 +98,15 @@ class DeletionLog:
     swept_at: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, store: ParquetStore) -> DeletionLog:
+    def load(cls, store: ParquetStore, detected_since: int | None = None) -> DeletionLog:
+        """The stored log; with `detected_since` (Unix seconds), only deletions detected since then."""
         log = cls()
         try:
             table = store.read_state(LOG_NAME)
         except FileNotFoundError:
             table = None
+        if table is not None and detected_since is not None:
+            table = table.filter(pc.greater_equal(table.column("detected_at"), detected_since))
         if table is not None:
             for source_table, record_id, reason, deleted_at in zip(
                 *(table.column(c).to_pylist() for c in ("source_table", "id", "reason", "deleted_at")), strict=True

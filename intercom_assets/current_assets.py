@@ -1,0 +1,134 @@
+"""`intercom/<table>_current`: one unpartitioned asset per incremental table, its current state (one row per key,
+the newest version, deleted and erased records removed), under `{root}/current/<table>/`.
+
+A refresh merges every partition of the table materialized since its current state was last materialized (the
+instance's event log says which) into the stored state (lake/current_state.py), and removes the records deleted
+since then; the first one builds the state from every stored partition. Window runs and catch-up chunks refresh
+them in the same run, after the extraction step; a UI backfill runs them in a run of their own, without a range,
+and a single-run backfill policy keeps `dagster asset materialize --select '*' --partition-range ...` working.
+The step holds the `intercom_api` pool, like every step that writes Parquet.
+"""
+
+
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetRecordsFilter,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+    DagsterInstance,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+
+from intercom_assets.keys import CURRENT_SUFFIX, GROUP, POOL, asset_key
+from intercom_assets.lake.current_state import CURRENT_DIR, RefreshReport, current_tables, rebuild, refresh
+from intercom_assets.lake.deletions import DeletionLog
+from intercom_assets.lake.storage import ParquetStore
+from intercom_assets.reporting import column_schema
+from intercom_assets.resources import ParquetStorageResource
+from intercom_assets.run_step import fresh_staging_dir
+from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
+
+CURRENT_STEP = "intercom_current"
+PAGE = 1000
+
+
+def current_key(table: str) -> AssetKey:
+    """`intercom/<table>_current`."""
+    return asset_key(table + CURRENT_SUFFIX)
+
+
+def _spec(spec: TableSpec) -> AssetSpec:
+    base = spec.subset_of or spec.name
+    return AssetSpec(
+        key=current_key(spec.name),
+        deps=[asset_key(spec.name)] + ([current_key(base)] if base != spec.name else []),
+        description=f"Current state of `intercom/{spec.name}`: one row per {', '.join(spec.key)}, its newest "
+        "version; rows of deleted, merged-away and erased records removed. Files: "
+        f"`{CURRENT_DIR}/{spec.name}/date=*/part-0.parquet` (each row in the day of its version).",
+        group_name=GROUP,
+        kinds={"parquet"},
+        metadata={"dagster/column_schema": column_schema(spec), "primary_key": list(spec.key)},
+        skippable=True,
+    )
+
+
+def build_current_assets(tables: Sequence[TableSpec] = TABLES) -> AssetsDefinition:
+    """The current-state assets of the incremental tables among `tables`, as one subsettable step."""
+    specs = current_tables(tables)
+
+    @multi_asset(
+        name=CURRENT_STEP,
+        specs=[_spec(spec) for spec in specs],
+        can_subset=True,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=POOL,
+    )
+    def intercom_current(context: AssetExecutionContext, parquet_storage: ParquetStorageResource
+                         ) -> Iterator[MaterializeResult]:
+        """Merge what was materialized since the last refresh into each selected table's current state."""
+        store = parquet_storage.get_store()
+        wanted = {key.path[-1].removesuffix(CURRENT_SUFFIX) for key in context.selected_asset_keys}
+        bases = [spec for spec in current_tables() if spec.subset_of is None
+                 and (spec.name in wanted or any(TABLES_BY_NAME[name].subset_of == spec.name for name in wanted))]
+        scratch = fresh_staging_dir(parquet_storage.staging_dir)
+        try:
+            for spec in bases:
+                for report in _refresh(context, store, spec, scratch):
+                    if report.table in wanted:
+                        yield MaterializeResult(asset_key=current_key(report.table),
+                                                metadata=_metadata(parquet_storage, report))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return intercom_current
+
+
+def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpec, scratch: Path
+             ) -> list[RefreshReport]:
+    """Rebuild when never materialized; else merge the partitions materialized since, minus new deletions."""
+    instance = context.instance
+    last = _last_materialization(instance, current_key(spec.name))
+    if last is None:
+        report = rebuild(store, spec, DeletionLog.load(store).removals(spec), scratch)  # subsets too
+        context.log.info(f"{spec.name}_current built from {report.partitions} partitions in {report.seconds:.1f} s")
+    else:
+        storage_id, timestamp = last
+        changed = _materialized_since(instance, asset_key(spec.name), storage_id)
+        removals = DeletionLog.load(store, detected_since=int(timestamp)).removals(spec)
+        report = refresh(store, spec, changed, removals, scratch)
+    return [report, *report.subsets]
+
+
+def _last_materialization(instance: DagsterInstance, key: AssetKey) -> tuple[int, float] | None:
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key), limit=1, ascending=False).records
+    return (records[0].storage_id, records[0].timestamp) if records else None
+
+
+def _materialized_since(instance: DagsterInstance, key: AssetKey, storage_id: int) -> list[str]:
+    """Partitions of `key` materialized after the event `storage_id` (extraction, deletion rewrites)."""
+    partitions: set[str] = set()
+    cursor = None
+    while True:
+        result = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, after_storage_id=storage_id), limit=PAGE, cursor=cursor, ascending=True
+        )
+        partitions.update(r.partition_key for r in result.records if r.partition_key)
+        if not result.has_more:
+            return sorted(partitions)
+        cursor = result.cursor
+
+
+def _metadata(storage: ParquetStorageResource, report: RefreshReport) -> dict:
+    figures = report.metadata()
+    return {
+        "dagster/uri": MetadataValue.path(f"{storage.root.rstrip('/')}/{CURRENT_DIR}/{report.table}"),
+        **{name: round(value, 3) if isinstance(value, float) else value for name, value in figures.items()},
+    }
