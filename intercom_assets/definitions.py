@@ -11,6 +11,7 @@ from intercom_assets.assets import build_intercom_assets
 from intercom_assets.automation.alert_sensors import build_check_failure_sensor, build_run_failure_sensor
 from intercom_assets.automation.catchup import build_catchup_sensor
 from intercom_assets.automation.checks import freshness_policy_for, with_freshness_policy
+from intercom_assets.automation.erase_job import intercom_erase_job
 from intercom_assets.automation.jobs import build_intercom_job
 from intercom_assets.automation.maintenance import build_maintenance_job, build_maintenance_schedule
 from intercom_assets.automation.schedules import build_attribution_window_schedule
@@ -85,7 +86,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
         assets=[*source_specs(), intercom_assets, build_current_assets()],
-        jobs=[intercom_job, maintenance_job],
+        jobs=[intercom_job, maintenance_job, intercom_erase_job],
         schedules=[
             build_attribution_window_schedule(settings, intercom_job),
             build_maintenance_schedule(maintenance_job),

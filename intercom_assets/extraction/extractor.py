@@ -21,6 +21,7 @@ from intercom_assets.extraction.deletions import DeletionDetector
 from intercom_assets.extraction.result import ExtractionResult, ScrollPolicy, TableFailure, Window, is_unauthorized
 from intercom_assets.intercom.client import IntercomClient
 from intercom_assets.lake.deletions import DELETED_RECORDS, DeletionLog
+from intercom_assets.lake.erasure import Scrubber
 from intercom_assets.lake.pii_policy import PiiPolicy
 from intercom_assets.lake.scroll_cache import ScrollCache
 from intercom_assets.lake.staging import TableStager
@@ -95,11 +96,14 @@ class Extractor:
         self.today_key = today_key
         self.result = ExtractionResult()
         self.passes: dict[str, Pass] = {}
+        suppressed = deletions.known.suppressed if deletions is not None else frozenset()
+        scrub = Scrubber(suppressed).value if suppressed else None
         for spec in self.specs:
             if spec.is_snapshot and today_key not in window.partition_keys:
                 continue  # a snapshot is taken on the day of extraction only
             removals = deletions.known.removals(spec) if deletions is not None else {}
-            stager = TableStager(spec, staging_dir / spec.name, window.partition_keys, extracted_at, removals, pii)
+            stager = TableStager(spec, staging_dir / spec.name, window.partition_keys, extracted_at, removals, pii,
+                                 scrub)
             run = self.passes.setdefault(spec.source.name, Pass(spec.source))
             if spec.children is None:
                 run.direct.append(stager)

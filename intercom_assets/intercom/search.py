@@ -151,6 +151,19 @@ class SearchMixin(Transport):
                            "window widened by 25 hours on each side", type(exc).__name__)
             return None
 
+    def contact_ids_with_email(self, email: str) -> list[str]:
+        """Ids of the contacts Intercom holds with this email (an erasure request names people by email)."""
+        body = {"query": {"field": "email", "operator": "=", "value": email},
+                "pagination": {"per_page": MAX_SEARCH_PER_PAGE}}
+        ids: list[str] = []
+        while True:
+            payload = self._request("POST", "/contacts/search", endpoint="POST /contacts/search", body=body)
+            ids.extend(str(c.get("id")) for c in payload.get("data") or [] if isinstance(c, dict))
+            cursor = ((payload.get("pages") or {}).get("next") or {}).get("starting_after")
+            if not cursor:
+                return ids
+            body = {**body, "pagination": {"per_page": MAX_SEARCH_PER_PAGE, "starting_after": cursor}}
+
     def search_updated(self, path: str, list_key: str, start: datetime, end: datetime,
                        per_page: int = MAX_SEARCH_PER_PAGE, max_slices: int = MAX_SLICES,
                        params: Mapping[str, str] | None = None) -> Iterator[list[dict]]:

@@ -32,6 +32,9 @@ from intercom_assets.schemas import STRING, TIME, col
 from intercom_assets.tables import PAGES, Source, TableSpec
 
 LOG_NAME = "deletion_log.parquet"
+# Erased contact ids, and nothing else about them: later runs drop and scrub them on arrival.
+SUPPRESSED = "_suppressed/contact_ids.parquet"
+SUPPRESSED_SCHEMA = pa.schema([pa.field("id", pa.string(), nullable=False)])
 SWEEPS_NAME = "deletion_sweeps.parquet"
 LOG_SCHEMA = pa.schema([
     ("source_table", pa.string()), ("id", pa.string()), ("reason", pa.string()), ("merged_into_id", pa.string()),
@@ -96,6 +99,7 @@ class DeletionLog:
     ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     latest_deleted_at: dict[str, int] = field(default_factory=dict)
     swept_at: dict[str, int] = field(default_factory=dict)
+    suppressed: frozenset[str] = frozenset()  # erased contacts (also in ids["contacts"])
 
     @classmethod
     def load(cls, store: ParquetStore, detected_since: int | None = None) -> DeletionLog:
@@ -114,6 +118,9 @@ class DeletionLog:
                 log.ids[source_table].add(record_id)
                 if reason == DELETED and deleted_at is not None:
                     log.latest_deleted_at[source_table] = max(deleted_at, log.latest_deleted_at.get(source_table, 0))
+        if detected_since is None:
+            log.suppressed = frozenset(suppressed_ids(store))
+            log.ids["contacts"].update(log.suppressed)
         try:
             sweeps = store.read_state(SWEEPS_NAME)
             log.swept_at = dict(zip(sweeps.column("table").to_pylist(), sweeps.column("swept_at").to_pylist(),
@@ -164,6 +171,24 @@ class DeletionLog:
             for column in spec.columns_referring_to(source_table):
                 found[column] |= ids
         return dict(found)
+
+
+def suppressed_ids(store: ParquetStore) -> set[str]:
+    """Every contact id ever erased here."""
+    try:
+        return set(store.read_path(store.root / SUPPRESSED).column("id").to_pylist())
+    except FileNotFoundError:
+        return set()
+
+
+def suppress(store: ParquetStore, ids: Iterable[str], scratch: Path) -> None:
+    """Add ids to the suppression list (rewritten whole, atomically)."""
+    every = sorted(suppressed_ids(store) | set(ids))
+    local = scratch / "suppressed.parquet"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"id": every}, schema=SUPPRESSED_SCHEMA), local)
+    store.replace_file(SUPPRESSED, local)
+    local.unlink(missing_ok=True)
 
 
 def stored_ids(store: ParquetStore, table: str) -> set[str]:

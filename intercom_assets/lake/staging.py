@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,7 +109,8 @@ class TableStager:
     """Collects one table's rows for a run, split by the partition their replication day names."""
 
     def __init__(self, spec: TableSpec, directory: Path, partition_keys: Iterable[str], extracted_at: int,
-                 removals: Mapping[str, set[str]] | None = None, pii: PiiPolicy | None = None):
+                 removals: Mapping[str, set[str]] | None = None, pii: PiiPolicy | None = None,
+                 scrub: Callable[[Any], Any] | None = None):
         self.spec = spec
         self.directory = directory
         self.partition_keys = list(partition_keys)
@@ -119,6 +120,8 @@ class TableStager:
         self.counts = StageCounts()
         # column -> ids of deleted or erased records: their rows are never staged (Intercom may still return them)
         self.removals = {column: ids for column, ids in (removals or {}).items() if ids}
+        # erased people's ids inside rows of other records become null (lake/erasure.py), before anything else
+        self.scrub = scrub
         # the PII policy, applied to each row before it is converted or written (None: nothing to apply)
         self.pii = pii if pii is not None and pii.has_rules(spec.name) else None
         self.pii_fingerprint = pii.fingerprint(spec.name) if pii is not None else ""
@@ -162,6 +165,8 @@ class TableStager:
         if self.removals and any(str(row.get(column)) in ids for column, ids in self.removals.items()):
             self.counts.removed += 1
             return
+        if self.scrub is not None:
+            row = self.scrub(row)
         if self.pii is not None:
             row = self.pii.apply(self.spec.name, row)
         if snapshot_key is not None:

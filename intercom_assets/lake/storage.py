@@ -130,6 +130,10 @@ class ParquetStore:
         """Replace a partition with an already written local Parquet file, atomically."""
         return self._replace(self.partition_path(table, partition_key), local_file)
 
+    def replace_file(self, relative: str, local_file: Path) -> UPath:
+        """Atomically replace `{root}/<relative>` (a file outside the tables, e.g. the suppression list)."""
+        return self._replace(self.root / relative, local_file)
+
     def _replace(self, target: UPath, local_file: Path) -> UPath:
         """Atomically replace `target` with a local file: hidden temporary + rename, or one PUT."""
         if _is_local(target):

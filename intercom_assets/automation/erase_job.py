@@ -1,0 +1,114 @@
+"""`intercom_erase_job`: erase people from the lake on a data-protection request (lake/erasure.py does the work).
+
+Launched from the UI's launchpad, or `dagster job execute -m intercom_assets.definitions -j intercom_erase_job -c
+erase.yaml` with `ops: {intercom_erase: {config: {contact_ids: [...], emails_file: PATH}}}`. `emails_file` (one
+email per line) is read here and never copied into run config, events or logs. Dagster stores run config: once the
+erasure is done, the run's stored config keeps no contact id (SQLite's secure_delete overwrites the old record).
+The op holds the `intercom_api` pool, so no extraction, deletion rewrite or current-state refresh runs meanwhile.
+"""
+
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dagster import (
+    AssetMaterialization,
+    Config,
+    DagsterInstance,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    job,
+    op,
+)
+from dagster._core.storage.runs.schema import RunsTable
+from dagster._serdes import serialize_value
+
+from intercom_assets.keys import POOL, asset_key
+from intercom_assets.lake.erasure import erase
+from intercom_assets.resources import IntercomResource, ParquetStorageResource
+from intercom_assets.run_step import fresh_staging_dir
+
+ERASE_JOB = "intercom_erase_job"
+ERASE_OP = "intercom_erase"
+ERASED_TAG = "intercom/erased_contacts"
+
+
+class EraseConfig(Config):
+    """Who to erase: contact ids, and/or a file of emails (read at run time, never stored by Dagster)."""
+
+    contact_ids: list[str] = []
+    emails_file: str | None = None
+
+
+def read_emails(path: str | None) -> list[str]:
+    """The file's emails, one per line (blank lines and `#` comments skipped); errors name the line, not the value."""
+    if not path:
+        return []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Failure(description=f"emails_file {path}: cannot be read ({type(exc).__name__})") from None
+    emails = []
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if "@" not in text or any(c.isspace() for c in text):
+            raise Failure(description=f"emails_file {path}, line {number}: not an email address")
+        emails.append(text)
+    return emails
+
+
+@op(name=ERASE_OP, pool=POOL, description="Erase contacts (by id, or by email) from every file of the lake.")
+def intercom_erase(context: OpExecutionContext, config: EraseConfig, parquet_storage: ParquetStorageResource,
+                   intercom: IntercomResource) -> None:
+    ids = [str(i).strip() for i in config.contact_ids if str(i).strip()]
+    emails = read_emails(config.emails_file)
+    if not ids and not emails:
+        raise Failure(description="nothing to erase: give contact_ids or an emails_file with at least one email")
+    if emails:  # the people Intercom holds with these emails (the lake may not hold them as contacts)
+        with intercom.open_client() as client:
+            for email in emails:  # as written and in lower case (how Intercom compares is not documented)
+                ids += [i for variant in dict.fromkeys([email, email.lower()])
+                        for i in client.contact_ids_with_email(variant)]
+    store = parquet_storage.get_store()
+    store.check_writable()
+    scratch = fresh_staging_dir(parquet_storage.staging_dir)  # also removes what dead runs left in staging
+    try:
+        report = erase(store, ids, emails, int(datetime.now(UTC).timestamp()), scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    forget_run_config(context.instance, context.run_id, report.contacts)
+    for table, keys in sorted(report.rewritten.items()):
+        for key in sorted(keys):
+            path = store.partition_path(table, key)
+            context.log_event(AssetMaterialization(
+                asset_key(table), partition=key, description="Rewritten by an erasure.",
+                metadata={"dagster/uri": MetadataValue.path(str(path)),
+                          "dagster/row_count": store.row_count(table, key)},
+            ))
+    context.log.info(f"Erasure: {report.contacts} contacts, {report.conversations_removed} conversations and "
+                     f"{report.tickets_removed} tickets removed, {report.rows_removed} rows removed, "
+                     f"{report.files_rewritten} of {report.files_scanned} files rewritten in {report.seconds} s")
+
+
+def forget_run_config(instance: DagsterInstance, run_id: str, erased: int) -> None:
+    """Replace the run's stored config by one without contact ids (the count goes to a tag instead)."""
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        return
+    config = {"ops": {ERASE_OP: {"config": {"contact_ids": [], "emails_file": None}}}}
+    scrubbed = run._replace(run_config=config, tags={**run.tags, ERASED_TAG: str(erased)})
+    storage = instance.run_storage
+    with storage.connect() as conn:  # type: ignore[attr-defined]
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA secure_delete = ON")  # the old record's bytes are overwritten
+        conn.execute(RunsTable.update().where(RunsTable.c.run_id == run_id).values(run_body=serialize_value(scrubbed)))
+
+
+@job(name=ERASE_JOB, description="Erase people from every file of the lake (data-protection requests); see README "
+     "'Deletions and privacy'.")
+def intercom_erase_job() -> None:
+    intercom_erase()
