@@ -310,7 +310,12 @@ def run_demo() -> int:
         run_id = materialize_window(env, first, last, run_log)
         elapsed = time.monotonic() - started
     print(f"\nRun {run_id or '(id not found in the log)'} succeeded in {elapsed:.0f} s.\n")
-    print(format_summary(summarize(settings.parquet_root, tuple(spec.name for spec in TABLES))))
+    print(format_summary(summarize(settings.parquet_root, (*(spec.name for spec in TABLES), "deleted_records"))))
+    current_root = Path(settings.parquet_root) / "current"
+    current = summarize(str(current_root), tuple(spec.name for spec in TABLES if not spec.is_snapshot))
+    print("\nCurrent state (assets intercom/<table>_current, one row per record): "
+          + ", ".join(f"{s.table} {s.rows}" for s in current)
+          + f"\n  files: {_display_path(current_root)}/<table>/date=*/part-0.parquet")
     outcomes = check_outcomes(home, run_id)
     if outcomes:
         print("\n" + "\n".join(outcomes))

@@ -4,9 +4,9 @@ the Dagster instance, and a later run does not bring them back while Intercom st
 
 import json
 import os
-from datetime import UTC, datetime
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.dataset as ds
