@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -12,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.dataset as ds
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
+from intercom_assets.automation.alert_sensors import RUN_FAILURE_SENSOR
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
 from intercom_assets.reporting import FAILED_TABLES_TAG, RETRIES_TAG
@@ -146,6 +148,28 @@ def test_refused_endpoints_fail_their_tables_only_and_say_what_to_grant(baseline
     assert committed <= checked  # checked too (the refused tables' stored files are checked as well)
     now = _snapshot(root)
     assert {t: now[t] for t in committed} == {t: expected[t] for t in committed}
+
+
+def test_a_refused_table_is_alerted_once_per_cause(baseline, intercom_server, caplog):
+    """Every tick fails the same way until someone grants the scope: one alert, and another when the cause
+    changes (a failure of another kind always alerts)."""
+    sensor = build_definitions(load_settings()).resolve_sensor_def(RUN_FAILURE_SENSOR)
+    sent = []
+    with DagsterInstance.ephemeral() as instance:
+        for refusal in ("forbidden", "forbidden", "api_plan_restricted"):
+            intercom_server.set_refusals({"GET /admins/activity_logs": refusal})
+            result = _run(instance, raise_on_error=False)
+            assert not result.success
+            failure = next(r.event_log_entry.dagster_event for r in instance.get_records_for_run(
+                result.run_id, of_type=DagsterEventType.RUN_FAILURE).records)
+            context = build_run_status_sensor_context(
+                sensor_name=RUN_FAILURE_SENSOR, dagster_event=failure, dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(result.run_id)).for_run_failure()
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="intercom_assets.automation.alerts"):
+                sensor(context)
+            sent.append(sum(r.name == "intercom_assets.automation.alerts" for r in caplog.records))
+    assert sent == [1, 0, 1]
 
 
 def test_wrong_token_fails_fast_with_what_to_check(env, intercom_server, monkeypatch):

@@ -4,6 +4,7 @@ How an alert is sent (a JSON log line, a webhook) is alerts.py's business; the c
 """
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ from intercom_assets.tables import TABLES, TableSpec
 RUN_FAILURE_SENSOR = "intercom_run_failure_sensor"
 CHECK_FAILURE_SENSOR = "intercom_check_failure_sensor"
 ALERT_INTERVAL_SECONDS = 60
+TABLE_FAILURES_KEY = "intercom/alerted_table_failures"  # instance key-value: table -> the cause last alerted
 MAX_DETAILS = 20
 FINISHED_CHECKS = {AssetCheckExecutionRecordStatus.FAILED, AssetCheckExecutionRecordStatus.SUCCEEDED}
 ALERTING_FRESHNESS = (FreshnessState.WARN, FreshnessState.FAIL)
@@ -81,6 +83,37 @@ def run_failure_alert(context: RunFailureSensorContext) -> Alert:
     )
 
 
+def failed_tables(context: RunFailureSensorContext) -> dict[str, str] | None:
+    """table -> cause, when the run failed because some tables could not be extracted (the step's Failure
+    metadata `failed_tables`); None for any other failure."""
+    for event in context.get_step_failure_events():
+        data = getattr(event.event_specific_data, "user_failure_data", None)
+        value = data.metadata.get("failed_tables") if data is not None else None
+        if value is not None and isinstance(value.value, dict):
+            return {table: f"{d.get('endpoint')}: {d.get('reason')}" for table, d in value.value.items()}
+    return None
+
+
+def is_new_table_failure(context: RunFailureSensorContext) -> bool:
+    """Whether this failed run deserves an alert: always, unless it failed only on tables already alerted with the
+    same cause and not materialized since (a refused endpoint fails every tick until someone grants the scope)."""
+    tables = failed_tables(context)
+    if tables is None:
+        return True
+    storage = context.instance.run_storage
+    alerted = json.loads(storage.get_cursor_values({TABLE_FAILURES_KEY}).get(TABLE_FAILURES_KEY) or "{}")
+    new = False
+    for table, cause in tables.items():
+        seen = alerted.get(table)
+        latest = context.instance.get_latest_materialization_event(asset_key(table))
+        recovered = seen is not None and latest is not None and latest.timestamp > seen["at"]
+        if seen is None or seen["cause"] != cause or recovered:
+            new = True
+            alerted[table] = {"cause": cause, "at": time.time()}
+    storage.set_cursor_values({TABLE_FAILURES_KEY: json.dumps(alerted, sort_keys=True)})
+    return new
+
+
 def build_run_failure_sensor(settings: Settings) -> SensorDefinition:
     """Alerts on every failed run of this code location: `intercom_job` (schedule, catch-up) and the implicit
     asset job that UI backfills and the CLI launch alike (always on: alerts cost nothing)."""
@@ -89,10 +122,13 @@ def build_run_failure_sensor(settings: Settings) -> SensorDefinition:
         name=RUN_FAILURE_SENSOR,
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=ALERT_INTERVAL_SECONDS,
-        description="Logs a JSON alert (and POSTs it to INTERCOM_ALERT_WEBHOOK_URL) for each failed run.",
+        description="Logs a JSON alert (and POSTs it to INTERCOM_ALERT_WEBHOOK_URL) for each failed run; a run that "
+        "failed only because tables were refused (a missing permission, the plan) alerts once per table and cause, "
+        "until the cause changes or the table was materialized since.",
     )
     def intercom_run_failure_sensor(context: RunFailureSensorContext) -> None:
-        send_alert(run_failure_alert(context), settings.alert_webhook_url)
+        if is_new_table_failure(context):
+            send_alert(run_failure_alert(context), settings.alert_webhook_url)
 
     return intercom_run_failure_sensor
 
