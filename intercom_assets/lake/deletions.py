@@ -41,8 +41,6 @@ LOG_SCHEMA = pa.schema([
     ("deleted_at", pa.int64()), ("detected_at", pa.int64()),
 ])
 DELETED, MERGED, ERASED = "deleted", "merged", "erased"
-# The tables whose records can be deleted (what a deletion's `source_table` names).
-DELETABLE = ("contacts", "companies", "conversations", "tickets")
 
 DELETED_RECORDS = TableSpec(
     name="deleted_records",

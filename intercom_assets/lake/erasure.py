@@ -41,13 +41,13 @@ from intercom_assets.lake.deletions import (
     merge_deleted_records,
     suppress,
 )
+from intercom_assets.lake.scroll_cache import ScrollCache
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.schemas import to_json
 from intercom_assets.tables import TABLES, TableSpec
 
 MARKER = "[erased]"
 PERSONAL_KEYS = ("email", "name", "phone")  # of an object whose `id` is an erased contact (a part's author)
-SCROLL_CACHE = "companies_scroll.parquet"
 
 
 class Scrubber:
@@ -147,9 +147,6 @@ class ErasureReport:
     seconds: float = 0.0
     rewritten: dict[str, set[str]] = field(default_factory=dict)  # table -> partitions (not the current state)
 
-    def metadata(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k != "rewritten"}
-
 
 def contacts_with_emails(store: ParquetStore, emails: Iterable[str]) -> set[str]:
     """Ids of stored contacts (any partition, the current state too) whose email is one of these."""
@@ -188,7 +185,7 @@ def erase(store: ParquetStore, contact_ids: Iterable[str], emails: Iterable[str]
                     report.rewritten.setdefault(spec.name, set()).add(key)
     _erase_deleted_records(store, ids, scrubber, scratch, report)
     _erase_log(store, ids, scrubber, scratch)
-    store.remove_state(SCROLL_CACHE)
+    ScrollCache(store).discard()
     erased = [Deletion("contacts", i, ERASED) for i in sorted(ids)]
     erased += [Deletion(t, i, ERASED) for t in ("conversations", "tickets") for i in sorted(removed[t])]
     DeletionLog().append(store, [d for d in erased if d.source_table != "contacts"], now, scratch)
