@@ -16,6 +16,7 @@ from dagster import DagsterInstance
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
 from intercom_assets.partitions import trailing_window
+from intercom_assets.reporting import CHAINS_TAG, RATE_LIMITED_TAG, REQUESTS_TAG, RETRIES_TAG, SECONDS_TAG
 from intercom_assets.settings import load_settings
 
 
@@ -32,14 +33,21 @@ def main() -> None:
         run_started = time.monotonic()
         result = job.execute_in_process(instance=instance, tags=tags)
         wall = time.monotonic() - run_started
+        run_tags = instance.get_run_by_id(result.run_id).tags
     rows: dict[str, int] = {}
-    run_meta: dict[str, float] = {}
     for event in result.get_asset_materialization_events():
-        metadata = event.materialization.metadata
+        if event.partition is None:  # a current-state refresh: its rows are counted in its table
+            continue
         table = event.asset_key.path[-1]
-        rows[table] = rows.get(table, 0) + int(metadata["dagster/row_count"].value)
-        for name in ("extraction_seconds_run", "api_requests_run", "api_retries_run", "api_rate_limited_run"):
-            run_meta[name] = metadata[name].value
+        rows[table] = rows.get(table, 0) + int(event.materialization.metadata["dagster/row_count"].value)
+    # run-level figures are run tags (reporting.py), not per-partition metadata
+    run_meta = {
+        "extraction_seconds_run": float(run_tags[SECONDS_TAG]),
+        "api_requests_run": int(run_tags[REQUESTS_TAG]),
+        "api_retries_run": int(run_tags[RETRIES_TAG]),
+        "api_rate_limited_run": int(run_tags[RATE_LIMITED_TAG]),
+        "chain_seconds": run_tags.get(CHAINS_TAG, ""),
+    }
     print(json.dumps({
         "success": result.success,
         "load_seconds": run_started - started,
