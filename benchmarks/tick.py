@@ -1,6 +1,11 @@
-"""One scheduled tick, measured: the Intercom job over the trailing window, in this (child) process.
+"""Runs of the Intercom job, measured, in this (child) process: what one scheduled tick or a whole catch-up costs.
 
-Run by benchmarks.run with the environment already pointing at the test server; prints one JSON line.
+Run by benchmarks.run with the environment already pointing at the test server; prints one JSON line. Modes:
+- `job`: the whole Intercom job over the trailing window (a full tick, every selected table);
+- `schedule`: exactly the run requests the schedule makes at this moment (with INTERCOM_COMPANIES_REFRESH_MINUTES
+  set and a scroll recorded in this instance, the window run leaves the companies tables out);
+- `catchup`: the catch-up sensor evaluated again and again, each run it requests executed before the next
+  evaluation, until it says history is complete.
 """
 
 from __future__ import annotations
@@ -9,54 +14,112 @@ import argparse
 import json
 import resource
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance, Definitions, JobDefinition, build_sensor_context
 
+from intercom_assets.automation.catchup import CATCHUP_SENSOR
 from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.schedules import SCROLL_TABLE, tick_requests
 from intercom_assets.definitions import build_definitions
+from intercom_assets.keys import asset_key
 from intercom_assets.partitions import trailing_window
 from intercom_assets.reporting import CHAINS_TAG, RATE_LIMITED_TAG, REQUESTS_TAG, RETRIES_TAG, SECONDS_TAG
 from intercom_assets.settings import load_settings
 
+MAX_CATCHUP_RUNS = 60  # a guard: a year in 30-day chunks is 13 runs
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--window", type=int, default=30)
-    args = parser.parse_args()
-    first, last = trailing_window(datetime.now(UTC).date(), args.window)
-    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+def _execute(job: JobDefinition, instance: DagsterInstance, tags: Mapping[str, str],
+             selection: Sequence[AssetKey] | None = None) -> dict[str, Any]:
+    """One run, with its wall time, the run-level figures from its tags and the rows per table."""
     started = time.monotonic()
-    defs = build_definitions(load_settings())
-    job = defs.resolve_job_def(INTERCOM_JOB)
-    with DagsterInstance.get() as instance:
-        run_started = time.monotonic()
-        result = job.execute_in_process(instance=instance, tags=tags)
-        wall = time.monotonic() - run_started
-        run_tags = instance.get_run_by_id(result.run_id).tags
+    result = job.execute_in_process(instance=instance, tags=dict(tags), asset_selection=selection,
+                                    raise_on_error=False)
+    wall = time.monotonic() - started
+    run_tags = instance.get_run_by_id(result.run_id).tags
     rows: dict[str, int] = {}
     for event in result.get_asset_materialization_events():
         if event.partition is None:  # a current-state refresh: its rows are counted in its table
             continue
         table = event.asset_key.path[-1]
         rows[table] = rows.get(table, 0) + int(event.materialization.metadata["dagster/row_count"].value)
-    # run-level figures are run tags (reporting.py), not per-partition metadata
-    run_meta = {
-        "extraction_seconds_run": float(run_tags[SECONDS_TAG]),
-        "api_requests_run": int(run_tags[REQUESTS_TAG]),
-        "api_retries_run": int(run_tags[RETRIES_TAG]),
-        "api_rate_limited_run": int(run_tags[RATE_LIMITED_TAG]),
+    return {
+        "success": result.success,
+        "wall_seconds": wall,
+        "rows": rows,
+        "partitions": [tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")],
+        # run-level figures are run tags (reporting.py), not per-partition metadata
+        "extraction_seconds_run": float(run_tags.get(SECONDS_TAG, 0)),
+        "api_requests_run": int(run_tags.get(REQUESTS_TAG, 0)),
+        "api_retries_run": int(run_tags.get(RETRIES_TAG, 0)),
+        "api_rate_limited_run": int(run_tags.get(RATE_LIMITED_TAG, 0)),
         "chain_seconds": run_tags.get(CHAINS_TAG, ""),
     }
-    print(json.dumps({
-        "success": result.success,
-        "load_seconds": run_started - started,
-        "wall_seconds": wall,
-        "partitions": [first, last],
-        "rows": rows,
-        **run_meta,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
+
+
+def _combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs as one figure set: times, requests and rows summed; every run listed."""
+    rows: dict[str, int] = {}
+    for run in runs:
+        for table, count in run["rows"].items():
+            rows[table] = rows.get(table, 0) + count
+    summed = {key: sum(run[key] for run in runs) for key in (
+        "wall_seconds", "extraction_seconds_run", "api_requests_run", "api_retries_run", "api_rate_limited_run")}
+    return {"success": all(run["success"] for run in runs), "rows": rows, "runs": runs, **summed,
+            "chain_seconds": "; ".join(run["chain_seconds"] for run in runs if run["chain_seconds"])}
+
+
+def _job_tick(defs: Definitions, instance: DagsterInstance, window: int) -> list[dict[str, Any]]:
+    first, last = trailing_window(datetime.now(UTC).date(), window)
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    return [_execute(defs.resolve_job_def(INTERCOM_JOB), instance, tags)]
+
+
+def _schedule_tick(defs: Definitions, instance: DagsterInstance) -> list[dict[str, Any]]:
+    last = instance.get_latest_materialization_event(asset_key(SCROLL_TABLE))
+    requests = tick_requests(datetime.now(UTC), load_settings(), last.timestamp if last is not None else None)
+    job = defs.resolve_job_def(INTERCOM_JOB)
+    return [_execute(job, instance, request.tags, request.asset_selection) for request in requests]
+
+
+def _catchup(defs: Definitions, instance: DagsterInstance) -> list[dict[str, Any]]:
+    sensor = defs.resolve_sensor_def(CATCHUP_SENSOR)
+    job = defs.resolve_job_def(INTERCOM_JOB)
+    cursor: str | None = None
+    runs: list[dict[str, Any]] = []
+    while len(runs) < MAX_CATCHUP_RUNS:
+        data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
+        cursor = data.cursor if data.cursor is not None else cursor
+        if not data.run_requests:
+            reason = data.skip_message or ""
+            if "History is complete" not in reason:
+                raise SystemExit(f"catch-up stopped before history was complete: {reason}")
+            return runs
+        for request in data.run_requests:
+            runs.append(_execute(job, instance, request.tags, request.asset_selection))
+    raise SystemExit(f"catch-up did not finish in {MAX_CATCHUP_RUNS} runs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--window", type=int, default=30)
+    parser.add_argument("--mode", choices=["job", "schedule", "catchup"], default="job")
+    args = parser.parse_args()
+    started = time.monotonic()
+    defs = build_definitions(load_settings())
+    load_seconds = time.monotonic() - started
+    with DagsterInstance.get() as instance:
+        if args.mode == "job":
+            runs = _job_tick(defs, instance, args.window)
+        elif args.mode == "schedule":
+            runs = _schedule_tick(defs, instance)
+        else:
+            runs = _catchup(defs, instance)
+    print(json.dumps({**_combined(runs), "load_seconds": load_seconds,
+                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 if __name__ == "__main__":
