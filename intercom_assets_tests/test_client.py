@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 import traceback
@@ -756,3 +757,19 @@ def test_the_configured_concurrency_is_a_ceiling(srv: IntercomTestServer) -> Non
         list(c.get_conversations(sorted(srv.workspace.conversations)[:40]))
         assert c.in_flight_limit == 6
     assert srv.max_in_flight() <= 6
+
+
+def test_the_environments_proxy_is_still_honoured(srv: IntercomTestServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxies are read from the environment once, when the client is made (not on every request): a proxy
+    named there must still carry the requests, and NO_PROXY still exempt the host."""
+    with socket.socket() as closed:  # a loopback port nobody listens on: the "proxy"
+        closed.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with make_client(srv.base_url, max_retries=0) as c, pytest.raises(IntercomError):
+        c.list_all("/admins", "admins")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with make_client(srv.base_url) as c:
+        assert c.list_all("/admins", "admins")
