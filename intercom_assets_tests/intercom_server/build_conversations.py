@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .build_people import contact_identity
+from .build_people import contact_identity, contact_refs_of
 from .vocab import BIG_CONVERSATION_PARTS, BODIES, COMPANY_WORDS, DAY, KINDS, PART_TYPES
 
 if TYPE_CHECKING:
@@ -148,11 +148,7 @@ def render_conversation(ws: Workspace, row: list[Any]) -> dict[str, Any]:
 
 def contact_refs(ws: Workspace, conv_id: str) -> list[dict[str, Any]]:
     """The conversation's current `contacts.contacts` without rendering the whole conversation."""
-    patched = ws.conversations.patched(conv_id, "contacts")
-    if patched is not None:
-        return patched["contacts"]
-    contact = ws.conversations.row(conv_id)[5]
-    return [{"type": "contact", "id": contact[0], "external_id": contact[1]}]
+    return contact_refs_of(ws.conversations, conv_id, 5)
 
 
 def apply_boundaries(ws: Workspace) -> None:

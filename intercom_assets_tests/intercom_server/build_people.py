@@ -217,6 +217,16 @@ def contact_identity(row: list[Any]) -> tuple[str, str | None, str | None, str |
             "lead" if is_lead else "user")
 
 
+def contact_refs_of(records: Any, record_id: str, contact_column: int) -> list[dict[str, Any]]:
+    """A conversation's or ticket's current `contacts.contacts`, without rendering the whole record: the
+    patched list if one was set, else the contact its row was built with (in `contact_column`)."""
+    patched = records.patched(record_id, "contacts")
+    if patched is not None:
+        return patched["contacts"]
+    contact = records.row(record_id)[contact_column]
+    return [{"type": "contact", "id": contact[0], "external_id": contact[1]}]
+
+
 def contact_links(row: list[Any]) -> tuple[str, ...]:
     """The company ids a contact was created with (its embedded list unless patched)."""
     return row[7]

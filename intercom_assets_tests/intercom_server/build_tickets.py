@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .build_people import contact_identity
+from .build_people import contact_identity, contact_refs_of
 from .vocab import BIG_TICKET_PARTS, BODIES, DAY, HISTORY_DAYS, sub_rng
 
 if TYPE_CHECKING:
@@ -193,11 +193,7 @@ def render_ticket(ws: Workspace, row: list[Any]) -> dict[str, Any]:
 
 def ticket_refs(ws: Workspace, ticket_id: str) -> list[dict[str, Any]]:
     """The ticket's current `contacts.contacts` without rendering the whole ticket."""
-    patched = ws.tickets.patched(ticket_id, "contacts")
-    if patched is not None:
-        return patched["contacts"]
-    contact = ws.tickets.row(ticket_id)[7]
-    return [{"type": "contact", "id": contact[0], "external_id": contact[1]}]
+    return contact_refs_of(ws.tickets, ticket_id, 7)
 
 
 def _attributes(rng: random.Random, ticket_type: dict[str, Any], n: int) -> dict[str, Any]:
