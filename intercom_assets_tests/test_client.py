@@ -170,6 +170,39 @@ def test_request_slots_serve_chains_before_waiting_bulk_requests() -> None:
     assert order == ["chain", "bulk"]
 
 
+def test_request_slots_serve_every_waiter_within_the_moving_limit() -> None:
+    """A freed slot wakes one waiter, not all: no waiter may be left asleep while a slot is free, and the
+    number in flight never exceeds the limit, while the limit moves up and down."""
+    slots = RequestSlots(3)
+    in_flight, most, done = [0], [0], []
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        with slots.hold(bulk=n % 3 != 0):
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(0.001)
+            with lock:
+                in_flight[0] -= 1
+        done.append(n)
+
+    def move_limit() -> None:
+        for limit in (1, 5, 2, 4, 1, 3) * 5:
+            slots.set_limit(limit)
+            time.sleep(0.002)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(120)]
+    mover = threading.Thread(target=move_limit)
+    mover.start()
+    for thread in threads:
+        thread.start()
+    for thread in [*threads, mover]:
+        thread.join(10)
+    assert sorted(done) == list(range(120)), f"{120 - len(done)} waiters never got a slot"
+    assert most[0] <= 5
+
+
 def test_pacer_blocks_at_the_reserved_share_until_reset() -> None:
     pacer = RatePacer(0.5)
     reset = time.time() + 0.6

@@ -8,9 +8,10 @@ requests.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -99,6 +100,9 @@ class IntercomClient(SearchMixin, ScrollMixin):
         id_iter = iter(ids)
         exhausted = False
         pending: dict[Future[Any], str] = {}
+        # each future reports itself here when done: one hand-off per request, where wait() on the whole window
+        # would register a waiter with every pending future each time
+        completed: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
         executor = ThreadPoolExecutor(max_workers=self._max_concurrency, thread_name_prefix="intercom-get")
         try:
             while True:
@@ -108,12 +112,13 @@ class IntercomClient(SearchMixin, ScrollMixin):
                     except StopIteration:
                         exhausted = True
                         break
-                    pending[executor.submit(fetch, record_id, cancel)] = record_id
+                    future = executor.submit(fetch, record_id, cancel)
+                    pending[future] = record_id
+                    future.add_done_callback(completed.put)
                 if not pending:
                     return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield pending.pop(future), future.result()
+                future = completed.get()
+                yield pending.pop(future), future.result()
         finally:
             cancel.set()
             for future in pending:

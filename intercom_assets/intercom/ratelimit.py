@@ -42,44 +42,60 @@ def _header_number(headers: Mapping[str, str], name: str) -> float | None:
 
 class RequestSlots:
     """At most `limit` requests in flight (the limit can move); sequential chains take a free slot before any
-    waiting bulk fetch."""
+    waiting bulk fetch.
+
+    Chains and bulk fetches wait on separate conditions of one lock, and a freed slot wakes one waiter (a chain
+    if any waits): waking every waiter on every response would have dozens of threads fight for the GIL only to
+    go back to sleep.
+    """
 
     def __init__(self, limit: int) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._chains = threading.Condition(self._lock)
+        self._bulk = threading.Condition(self._lock)
         self._limit = limit
         self._busy = 0
         self._chains_waiting = 0
 
     @property
     def limit(self) -> int:
-        with self._cond:
+        with self._lock:
             return self._limit
 
     def set_limit(self, limit: int) -> None:
         """Change how many requests may be in flight (those already in flight finish either way)."""
-        with self._cond:
+        with self._lock:
             if limit != self._limit:
                 self._limit = max(1, limit)
-                self._cond.notify_all()
+                self._wake()
+
+    def _wake(self) -> None:
+        """Wake as many waiters as there are free slots, chains first (call with the lock held)."""
+        free = self._limit - self._busy
+        if free > 0:
+            (self._chains if self._chains_waiting else self._bulk).notify(free)
 
     @contextmanager
     def hold(self, bulk: bool) -> Iterator[None]:
-        with self._cond:
-            if not bulk:
+        with self._lock:
+            if bulk:
+                while self._busy >= self._limit or self._chains_waiting > 0:
+                    self._bulk.wait()
+            else:
                 self._chains_waiting += 1
-            try:
-                while self._busy >= self._limit or (bulk and self._chains_waiting > 0):
-                    self._cond.wait()
-            finally:
-                if not bulk:
+                try:
+                    while self._busy >= self._limit:
+                        self._chains.wait()
+                finally:
                     self._chains_waiting -= 1
             self._busy += 1
+            self._wake()  # a slot may still be free for the next waiter (of either kind)
         try:
             yield
         finally:
-            with self._cond:
+            with self._lock:
                 self._busy -= 1
-                self._cond.notify_all()
+                self._wake()
 
 
 class InFlightTarget:
