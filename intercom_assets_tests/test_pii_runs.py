@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterInstance
@@ -47,7 +48,7 @@ def _texts(table: pa.Table, columns: list[str]) -> str:
 def written(monkeypatch) -> list[pa.Table]:
     """Every table the run writes with pyarrow, staging and scratch files included."""
     seen: list[pa.Table] = []
-    write_table, writer_write = pq.write_table, pq.ParquetWriter.write_table
+    write_table, writer_write, write_feather = pq.write_table, pq.ParquetWriter.write_table, feather.write_feather
 
     def spy_write(table, where, *args, **kwargs):
         seen.append(table)
@@ -57,8 +58,13 @@ def written(monkeypatch) -> list[pa.Table]:
         seen.append(table)
         return writer_write(self, table, *args, **kwargs)
 
+    def spy_feather(table, where, *args, **kwargs):  # staged chunks
+        seen.append(table)
+        return write_feather(table, where, *args, **kwargs)
+
     monkeypatch.setattr(pq, "write_table", spy_write)
     monkeypatch.setattr(pq.ParquetWriter, "write_table", spy_writer)
+    monkeypatch.setattr(feather, "write_feather", spy_feather)
     return seen
 
 
@@ -101,7 +107,7 @@ def test_a_policy_leaves_no_raw_value_in_staging_or_output(intercom_env, interco
             text = _texts(table, ["name", "record"])
             assert not any(f'"{n}"' in text for n in companies), table.column_names
     assert not (root / "_state" / STATE_NAME).exists()
-    assert not list((tmp_path / "staging").rglob("*.parquet"))
+    assert not [*(tmp_path / "staging").rglob("*.parquet"), *(tmp_path / "staging").rglob("*.arrow")]
     assert SALT not in "".join(p.read_text(errors="ignore") for p in root.rglob("*") if p.is_file())
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from intercom_assets.partitions import day_key
@@ -219,8 +220,9 @@ class TableStager:
         self._buffered = 0
 
     def _write_chunk(self, key: str, data: pa.Table) -> None:
-        path = self.directory / f"chunk-{key}-{next(self._chunk_ids):06d}.parquet"
-        pq.write_table(data, path)
+        # Arrow IPC, uncompressed: a chunk is read back once by this run, so encoding it as Parquet only costs CPU
+        path = self.directory / f"chunk-{key}-{next(self._chunk_ids):06d}.arrow"
+        feather.write_feather(data, path, compression="uncompressed")
         self._chunks[key].append(path)
 
     def _drop_superseded(self, data: pa.Table) -> pa.Table:
@@ -242,7 +244,7 @@ class TableStager:
         empty: StagedPartition | None = None
         for key in self.partition_keys if keys is None else keys:
             chunks = self._chunks.pop(key, [])
-            pieces = [pq.read_table(path) for path in chunks]
+            pieces = [feather.read_table(path, memory_map=False) for path in chunks]
             buffered = self._buffers.pop(key, [])
             if buffered:
                 pieces.append(pa.Table.from_batches([self.converter.to_batch(buffered, self.extracted_at)]))
