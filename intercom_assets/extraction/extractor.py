@@ -18,9 +18,10 @@ from typing import Any
 
 from intercom_assets.extraction.children import ChildCollector
 from intercom_assets.extraction.deletions import DeletionDetector
-from intercom_assets.extraction.read_ahead import read_ahead
+from intercom_assets.extraction.read_ahead import read_ahead, read_merged
 from intercom_assets.extraction.result import ExtractionResult, ScrollPolicy, TableFailure, Window, is_unauthorized
 from intercom_assets.intercom.client import IntercomClient
+from intercom_assets.intercom.search import Slice, plan_slices
 from intercom_assets.lake.deletions import DELETED_RECORDS, DeletionLog
 from intercom_assets.lake.erasure import Scrubber
 from intercom_assets.lake.pii_policy import PiiPolicy
@@ -112,7 +113,7 @@ class Extractor:
                 run.children.append(ChildCollector(stager, window, store, self.result))
 
     def run(self) -> ExtractionResult:
-        """Read every pass concurrently, then finish each table's partitions."""
+        """Read every pass concurrently, each finishing its tables' partitions when it is read."""
         errors: dict[str, BaseException] = {}
         jobs: dict[str, Callable[[], None]] = {
             name: lambda run=run: self._read(run) for name, run in self.passes.items()
@@ -135,12 +136,15 @@ class Extractor:
         if self.deletions is not None and DELETED_RECORDS.name not in self.result.failures:
             self.result.deletions = self.deletions.detector.deletions
             self.result.swept = list(self.deletions.detector.swept)
-        for run in self.passes.values():
-            for stager in [*run.direct, *(c.stager for c in run.children)]:
-                if stager.spec.name not in self.result.failures:
-                    keys = [self.today_key] if stager.spec.is_snapshot else None
-                    self.result.tables[stager.spec.name] = stager.finished(keys)
         return self.result
+
+    def _finish(self, run: Pass) -> None:
+        """Finish the pass's tables as soon as it is read: their files are written while the other passes still
+        wait on the network, not after the last of them."""
+        for stager in [*run.direct, *(c.stager for c in run.children)]:
+            if stager.spec.name not in self.result.failures:
+                keys = [self.today_key] if stager.spec.is_snapshot else None
+                self.result.tables[stager.spec.name] = stager.finished(keys)
 
     def _timed(self, name: str, job: Callable[[], None]) -> None:
         started = time.monotonic()
@@ -176,6 +180,7 @@ class Extractor:
                 if is_unauthorized(error):
                     raise
                 self._fail([collector.spec.name], error)  # the parent records themselves are complete
+        self._finish(run)
 
     def _pages(self, source: Source) -> Iterator[list[dict[str, Any]]]:
         """The source's records in the run's window, a page at a time."""
@@ -184,18 +189,24 @@ class Extractor:
                                               params=dict(source.params) or None)
         if source.paging == SCROLL:
             return self._in_window(read_ahead(self._scroll_pages()), source.window_field)
+        if source.paging == PAGES and source.window == WINDOW_PARAMS:
+            return read_merged([self._slice_pages(source, part) for part in
+                                plan_slices(int(self.window.start.timestamp()), int(self.window.end.timestamp()),
+                                            None, day_granular=False)])
         if source.paging == PAGES:
-            params = dict(source.params)
-            if source.window == WINDOW_PARAMS:
-                # Bounds one second wider than the window (the API's comparison may be strict or not); the exact
-                # window is applied here.
-                params[f"{source.window_field}_after"] = str(int(self.window.start.timestamp()) - 1)
-                params[f"{source.window_field}_before"] = str(int(self.window.end.timestamp()))
-            pages = read_ahead(self.client.iter_pages(source.path, source.list_key, params or None))
-            if source.window in (WINDOW_FIELD, WINDOW_PARAMS):
-                return self._in_window(pages, source.window_field)
-            return pages
+            pages = read_ahead(self.client.iter_pages(source.path, source.list_key, dict(source.params) or None))
+            return self._in_window(pages, source.window_field) if source.window == WINDOW_FIELD else pages
         raise ValueError(f"{source.name}: a pass cannot page {source.paging!r}")
+
+    def _slice_pages(self, source: Source, part: Slice) -> Iterator[list[dict[str, Any]]]:
+        """One slice (UTC days) of a list asked for by time range: bounds one second wider than the slice (the
+        API's comparison may be strict or not), the slice's exact seconds kept here, so slices never overlap."""
+        params = {**source.params, f"{source.window_field}_after": str(part.after),
+                  f"{source.window_field}_before": str(part.before)}
+        for page in self.client.iter_pages(source.path, source.list_key, params):
+            kept = [record for record in page if _within(record.get(source.window_field), part)]
+            if kept:
+                yield kept
 
     def _scroll_pages(self) -> Iterable[list[dict[str, Any]]]:
         """The companies scroll, or the stored one when this run may reuse it (see lake/scroll_cache.py)."""
@@ -227,8 +238,13 @@ class Extractor:
 
     def _fail(self, tables: Iterable[str], error: BaseException) -> None:
         for table in tables:
+            self.result.tables.pop(table, None)  # finished before the failure: still not to be committed
             self.result.failures.setdefault(table, TableFailure.of(error))
             log.error("%s: not extracted in this run: %s", table, self.result.failures[table].reason)
+
+
+def _within(ts: Any, part: Slice) -> bool:
+    return isinstance(ts, int | float) and not isinstance(ts, bool) and part.keep_low <= ts < part.keep_high
 
 
 def extract(

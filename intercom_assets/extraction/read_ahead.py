@@ -1,15 +1,17 @@
-"""Read a sequential page chain ahead of its consumer, so the next request is in flight while a page is staged.
+"""Read sequential page chains ahead of their consumer, so requests are in flight while pages are staged.
 
 The companies scroll and the cursor-paged lists can only ask for page k+1 with page k's cursor. Read lazily, a
 chain costs (latency + the time to stage a page) per page; read ahead by a thread of its own, it costs the
-latency alone while staging keeps up. At most `depth` pages wait in memory.
+latency alone while staging keeps up. A list that can be asked for by time range (activity logs) is cut into
+slices, each its own chain, all read at once: 300 pages at 300 ms are 90 s in one chain, 3 s in thirty.
+At most `depth` pages per chain wait in memory.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -18,12 +20,18 @@ _POLL_SECONDS = 0.1
 
 
 def read_ahead(pages: Iterable[T], depth: int = 4, name: str = "intercom-read-ahead") -> Iterator[T]:
-    """The same pages in the same order, fetched by a thread that stays at most `depth` pages ahead.
+    """The same pages in the same order, fetched by a thread that stays at most `depth` pages ahead."""
+    return read_merged([pages], depth, name)
 
-    An error of the chain is raised to the consumer where the chain broke. A consumer that stops early stops the
-    thread (after the request it may have in flight) and closes the chain, so a scroll lock it holds is released.
+
+def read_merged(chains: Sequence[Iterable[T]], depth: int = 4, name: str = "intercom-read-ahead") -> Iterator[T]:
+    """The pages of every chain, each chain read by a thread of its own; pages of one chain keep their order.
+
+    The first error of any chain is raised to the consumer (after the pages that came before it) and stops the
+    others. A consumer that stops early stops every thread (after the request it may have in flight) and closes
+    the chains, so a scroll lock one holds is released.
     """
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth * max(1, len(chains)))
     stop = threading.Event()
 
     def offer(kind: str, item: Any) -> bool:
@@ -35,7 +43,7 @@ def read_ahead(pages: Iterable[T], depth: int = 4, name: str = "intercom-read-ah
                 continue
         return False
 
-    def produce() -> None:
+    def produce(pages: Iterable[T]) -> None:
         iterator = iter(pages)
         try:
             for page in iterator:
@@ -49,16 +57,20 @@ def read_ahead(pages: Iterable[T], depth: int = 4, name: str = "intercom-read-ah
             if close is not None:
                 close()
 
-    thread = threading.Thread(target=produce, name=name, daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=produce, args=(chain,), name=name, daemon=True) for chain in chains]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
     try:
-        while True:
+        while running:
             kind, item = handoff.get()
             if kind == _DONE:
-                return
-            if kind == _ERROR:
+                running -= 1
+            elif kind == _ERROR:
                 raise item
-            yield item
+            else:
+                yield item
     finally:
         stop.set()
-        thread.join()
+        for thread in threads:
+            thread.join()
