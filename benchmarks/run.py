@@ -156,8 +156,17 @@ def _ticks(bench: Bench, rows: _Report, in_window: dict[str, int], start: dateti
         full = bench.tick("root-full", home)
         bench.latency(True)
         rows.append(("full tick without latency (fills the lake)", f"{full['extraction_seconds_run']:.1f} s"))
-        _steady(bench, rows, in_window, home, (full["extraction_seconds_run"], args.cpu_floor[1])
-                if args.cpu_floor else None)
+        steady = _steady(bench, rows, in_window, home)
+        bench.latency(False)
+        srv.bump(0.01, datetime.now(UTC) - timedelta(minutes=5))
+        fast_steady = bench.tick("root-full", home, mode="schedule",
+                                 INTERCOM_COMPANIES_REFRESH_MINUTES=str(CADENCE_MINUTES))
+        bound = max(bench.rate_floor(steady["requests"]), fast_steady["extraction_seconds_run"])
+        rows += [
+            ("no latency, no limit: steady tick (CPU floor)", f"{fast_steady['extraction_seconds_run']:.1f} s"),
+            ("steady tick: extraction vs 1.2 x max(rate floor, CPU floor) + 10 s",
+             f"{steady['extraction_seconds_run']:.1f} s vs {1.2 * bound + 10:.1f} s"),
+        ]
         return
     full = bench.tick("root-full", home)
     pages, chain = _chain(full, args.latency_ms)
