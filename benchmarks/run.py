@@ -251,6 +251,7 @@ def _steady(bench: Bench, rows: _Report, in_window: dict[str, int], home: Path,
          f"{fetched} vs {changed['conversations']} + {in_window['conversations'] // 100}"),
         ("steady tick: extraction / whole runs", f"{steady['extraction_seconds_run']:.1f} s / "
          f"{steady['wall_seconds']:.1f} s"),
+        ("steady tick: chains per source", steady["chain_seconds"]),
         bench.floor_row("steady tick", steady["requests"]),
     ]
     if floors is not None:

@@ -55,7 +55,7 @@ from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import DATE_FORMAT
 from intercom_assets.reporting import run_figure_tags, summary_line, window_tags
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
-from intercom_assets.tables import SCROLL, SEARCH, TABLES, TableSpec
+from intercom_assets.tables import TABLES, TableSpec
 
 StepEvent = Output | AssetMaterialization | AssetCheckEvaluation
 
@@ -214,9 +214,10 @@ def _evaluate_checks(context: AssetExecutionContext, store: ParquetStore, select
 
 
 def chain_seconds(result: ExtractionResult, selected: Sequence[TableSpec]) -> dict[str, float]:
-    """Seconds of each sequential pass (searches, the scroll), so a user sees when one outgrows the schedule."""
-    chains = {spec.source.name for spec in selected if spec.source.paging in (SEARCH, SCROLL)}
-    return {name: seconds for name, seconds in result.source_seconds.items() if name in chains}
+    """Seconds of each API pass of the run (searches, the scroll, the paged lists), each with the fetches of its
+    children and the finishing of its tables, so a user sees which one outgrows the schedule."""
+    passes = {spec.source.name for spec in selected}
+    return {name: seconds for name, seconds in result.source_seconds.items() if name in passes}
 
 
 def _failure_details(result: ExtractionResult) -> dict[str, Any]:

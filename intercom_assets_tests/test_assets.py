@@ -20,7 +20,7 @@ from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key, source_key
 from intercom_assets.partitions import day_key, keys_between
-from intercom_assets.reporting import RATE_LIMITED_TAG, REQUESTS_TAG, SECONDS_TAG, WINDOW_TAG
+from intercom_assets.reporting import CHAINS_TAG, RATE_LIMITED_TAG, REQUESTS_TAG, SECONDS_TAG, WINDOW_TAG
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES, TABLES_BY_NAME
 
@@ -251,6 +251,10 @@ def test_each_partition_event_carries_its_own_facts_and_the_run_its_figures(env,
         assert metadata["dagster/row_count"].value == pq.ParquetFile(path).metadata.num_rows
     assert tags[WINDOW_TAG] == f"{FIRST}...{TODAY}"
     assert int(tags[REQUESTS_TAG]) > 0 and tags[RATE_LIMITED_TAG] == "0" and float(tags[SECONDS_TAG]) > 0
+    # every API pass's duration, so a user sees which one outgrows the schedule
+    chains = dict(item.split("=") for item in tags[CHAINS_TAG].split())
+    assert {spec.source.name for spec in TABLES_BY_NAME.values() if spec.name != "deleted_records"} == set(chains)
+    assert all(value.endswith("s") and float(value[:-1]) >= 0 for value in chains.values())
     summaries = [message for message in logs if message.startswith("Run summary:")]
     assert len(summaries) == 1 and f"{FIRST}...{TODAY}" in summaries[0] and "POST /contacts/search" in summaries[0]
     # the column schema, with descriptions, is on the definitions, not on the events
