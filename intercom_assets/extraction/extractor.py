@@ -138,10 +138,10 @@ class Extractor:
             self.result.swept = list(self.deletions.detector.swept)
         return self.result
 
-    def _finish(self, run: Pass) -> None:
-        """Finish the pass's tables as soon as it is read: their files are written while the other passes still
+    def _finish(self, stagers: Iterable[TableStager]) -> None:
+        """Finish tables of a pass as soon as they are read: their files are written while the other passes still
         wait on the network, not after the last of them."""
-        for stager in [*run.direct, *(c.stager for c in run.children)]:
+        for stager in stagers:
             if stager.spec.name not in self.result.failures:
                 keys = [self.today_key] if stager.spec.is_snapshot else None
                 self.result.tables[stager.spec.name] = stager.finished(keys)
@@ -173,14 +173,18 @@ class Extractor:
                 collector.add_parents(page)
         if run.source.paging == SCROLL and self._scrolled is not None and self.deletions is not None:
             self.deletions.detector.companies_missing_from(self._scrolled)
-        for collector in run.children:
-            try:
-                collector.complete(self.client)
-            except Exception as error:
-                if is_unauthorized(error):
-                    raise
-                self._fail([collector.spec.name], error)  # the parent records themselves are complete
-        self._finish(run)
+        # The pass's own tables are finished (CPU) while its children are fetched (the network), then the children.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intercom-finish") as finisher:
+            direct = finisher.submit(self._finish, run.direct)
+            for collector in run.children:
+                try:
+                    collector.complete(self.client)
+                except Exception as error:
+                    if is_unauthorized(error):
+                        raise
+                    self._fail([collector.spec.name], error)  # the parent records themselves are complete
+            direct.result()
+        self._finish([collector.stager for collector in run.children])
 
     def _pages(self, source: Source) -> Iterator[list[dict[str, Any]]]:
         """The source's records in the run's window, a page at a time."""
