@@ -84,6 +84,21 @@ class Bench:
         return (f"{name}: rate floor", f"{self.rate_floor(requests):.1f} s ({requests} requests at "
                 f"{self.share:g} x {self.args.rate_limit}/min)")
 
+    def steady_tick(self, root: str, home: Path) -> dict[str, Any]:
+        """A tick exactly as the schedule makes it, with the companies scroll on its cadence."""
+        return self.tick(root, home, mode="schedule", INTERCOM_COMPANIES_REFRESH_MINUTES=str(CADENCE_MINUTES))
+
+    def steady_cpu_floor(self, root: str, home: Path) -> float:
+        """The steady tick's extraction without latency or limit, after another 1% changed (leaves them off)."""
+        self.latency(False)
+        self.srv.bump(0.01, datetime.now(UTC) - timedelta(minutes=5))
+        return self.steady_tick(root, home)["extraction_seconds_run"]
+
+    def steady_target_row(self, steady: dict[str, Any], cpu_floor: float) -> tuple[str, str]:
+        bound = max(self.rate_floor(steady["requests"]), cpu_floor)
+        return ("steady tick: extraction vs 1.2 x max(rate floor, CPU floor) + 10 s",
+                f"{steady['extraction_seconds_run']:.1f} s vs {1.2 * bound + 10:.1f} s")
+
     def latency(self, on: bool) -> None:
         self.srv.call("set_latency_ms", self.args.latency_ms if on else 0)
         self.srv.call("set_rate_limit", self.args.rate_limit if on else None)
@@ -157,16 +172,9 @@ def _ticks(bench: Bench, rows: _Report, in_window: dict[str, int], start: dateti
         bench.latency(True)
         rows.append(("full tick without latency (fills the lake)", f"{full['extraction_seconds_run']:.1f} s"))
         steady = _steady(bench, rows, in_window, home)
-        bench.latency(False)
-        srv.bump(0.01, datetime.now(UTC) - timedelta(minutes=5))
-        fast_steady = bench.tick("root-full", home, mode="schedule",
-                                 INTERCOM_COMPANIES_REFRESH_MINUTES=str(CADENCE_MINUTES))
-        bound = max(bench.rate_floor(steady["requests"]), fast_steady["extraction_seconds_run"])
-        rows += [
-            ("no latency, no limit: steady tick (CPU floor)", f"{fast_steady['extraction_seconds_run']:.1f} s"),
-            ("steady tick: extraction vs 1.2 x max(rate floor, CPU floor) + 10 s",
-             f"{steady['extraction_seconds_run']:.1f} s vs {1.2 * bound + 10:.1f} s"),
-        ]
+        cpu_floor = bench.steady_cpu_floor("root-full", home)
+        rows += [("no latency, no limit: steady tick (CPU floor)", f"{cpu_floor:.1f} s"),
+                 bench.steady_target_row(steady, cpu_floor)]
         return
     full = bench.tick("root-full", home)
     pages, chain = _chain(full, args.latency_ms)
@@ -186,14 +194,11 @@ def _ticks(bench: Bench, rows: _Report, in_window: dict[str, int], start: dateti
     ]
     steady = _steady(bench, rows, in_window, home)
     floors = (args.cpu_floor[0], args.cpu_floor[1]) if args.cpu_floor else None
-    cadence = {"INTERCOM_COMPANIES_REFRESH_MINUTES": str(CADENCE_MINUTES)}
     if not args.skip_cpu:
         bench.latency(False)
         fast_home = bench.new_home()
         fast = bench.tick("root-fast", fast_home)
-        srv.bump(0.01, datetime.now(UTC) - timedelta(minutes=5))
-        fast_steady = bench.tick("root-fast", fast_home, mode="schedule", **cadence)
-        floors = (fast["extraction_seconds_run"], fast_steady["extraction_seconds_run"])
+        floors = (fast["extraction_seconds_run"], bench.steady_cpu_floor("root-fast", fast_home))
         base = bench.tick("root-base", bench.new_home(), INTERCOM_TABLES=",".join(BASE_TABLES))
         base_rows = sum(base["rows"].get(t, 0) for t in BASE_TABLES)
         ceiling = run_ceiling(srv.base_url, TOKEN, start, end, bench.scratch / "ceiling")
@@ -201,7 +206,7 @@ def _ticks(bench: Bench, rows: _Report, in_window: dict[str, int], start: dateti
         rows += [
             ("no latency, no limit: full tick (CPU floor)", f"{fast['extraction_seconds_run']:.1f} s, peak RSS "
              f"{fast['max_rss_mb']:.0f} MiB"),
-            ("no latency, no limit: steady tick (CPU floor)", f"{fast_steady['extraction_seconds_run']:.1f} s"),
+            ("no latency, no limit: steady tick (CPU floor)", f"{floors[1]:.1f} s"),
             ("no latency, no limit: extractor, base tables only", f"{extractor_rate:.0f} rows/s "
              f"({base_rows} rows of {', '.join(BASE_TABLES)} in {base['extraction_seconds_run']:.1f} s)"),
             ("no latency, no limit: bare sequential loop, same pages", f"{ceiling['rows_per_second']:.0f} rows/s "
@@ -211,12 +216,10 @@ def _ticks(bench: Bench, rows: _Report, in_window: dict[str, int], start: dateti
         bench.latency(True)
     if floors is not None:
         full_bound = max(bench.rate_floor(full["requests"]), floors[0], chain)
-        steady_bound = max(bench.rate_floor(steady["requests"]), floors[1])
         rows += [
             ("full tick: extraction / max(rate floor, CPU floor, scroll chain)",
              f"{full['extraction_seconds_run'] / full_bound:.2f} (target <= 1.3)"),
-            ("steady tick: extraction vs 1.2 x max(rate floor, CPU floor) + 10 s",
-             f"{steady['extraction_seconds_run']:.1f} s vs {1.2 * steady_bound + 10:.1f} s"),
+            bench.steady_target_row(steady, floors[1]),
         ]
     else:
         rows.append(("full tick: extraction / max(rate floor, scroll chain)",
@@ -234,13 +237,10 @@ def _ticks(bench: Bench, rows: _Report, in_window: dict[str, int], start: dateti
         rows.append(("peer: Singer tap-intercom, same window", summary_line(peer)))
 
 
-def _steady(bench: Bench, rows: _Report, in_window: dict[str, int], home: Path,
-            floors: tuple[float, float] | None = None) -> dict[str, Any]:
+def _steady(bench: Bench, rows: _Report, in_window: dict[str, int], home: Path) -> dict[str, Any]:
     """The steady tick as the schedule makes it after 1% changed, the scroll on its cadence."""
-    srv = bench.srv
-    cadence = {"INTERCOM_COMPANIES_REFRESH_MINUTES": str(CADENCE_MINUTES)}
-    changed = srv.bump(0.01, datetime.now(UTC) - timedelta(minutes=5))
-    steady = bench.tick("root-full", home, mode="schedule", **cadence)
+    changed = bench.srv.bump(0.01, datetime.now(UTC) - timedelta(minutes=5))
+    steady = bench.steady_tick("root-full", home)
     fetched = steady["server_counts"].get("GET /conversations/{id}", 0)
     rows += [
         ("steady tick: records changed (1%)", json.dumps(changed)),
@@ -254,10 +254,6 @@ def _steady(bench: Bench, rows: _Report, in_window: dict[str, int], home: Path,
         ("steady tick: chains per source", steady["chain_seconds"]),
         bench.floor_row("steady tick", steady["requests"]),
     ]
-    if floors is not None:
-        steady_bound = max(bench.rate_floor(steady["requests"]), floors[1])
-        rows.append(("steady tick: extraction vs 1.2 x max(rate floor, CPU floor) + 10 s",
-                     f"{steady['extraction_seconds_run']:.1f} s vs {1.2 * steady_bound + 10:.1f} s"))
     return steady
 
 

@@ -232,7 +232,7 @@ def _fill(out: dict[str, Any], value: Mapping[str, Any], converters: Mapping[str
 def _compile_struct(ftype: Struct) -> Convert:
     converters = {name: _compile(sub) for name, sub in ftype.fields}
     aliases = dict(ftype.aliases)
-    scalar = _compile(dict(ftype.fields)[ftype.scalar_into]) if ftype.scalar_into is not None else None
+    scalar = converters[ftype.scalar_into] if ftype.scalar_into is not None else None
 
     def convert_struct(value: Any, extra: dict[str, Any], path: str) -> Any:
         if type(value) is not dict:

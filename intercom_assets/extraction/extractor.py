@@ -19,7 +19,14 @@ from typing import Any
 from intercom_assets.extraction.children import ChildCollector
 from intercom_assets.extraction.deletions import DeletionDetector
 from intercom_assets.extraction.read_ahead import read_ahead, read_merged
-from intercom_assets.extraction.result import ExtractionResult, ScrollPolicy, TableFailure, Window, is_unauthorized
+from intercom_assets.extraction.result import (
+    ExtractionResult,
+    ScrollPolicy,
+    TableFailure,
+    Window,
+    in_span,
+    is_unauthorized,
+)
 from intercom_assets.intercom.client import IntercomClient
 from intercom_assets.intercom.search import Slice, plan_slices
 from intercom_assets.lake.deletions import DELETED_RECORDS, DeletionLog
@@ -173,6 +180,9 @@ class Extractor:
                 collector.add_parents(page)
         if run.source.paging == SCROLL and self._scrolled is not None and self.deletions is not None:
             self.deletions.detector.companies_missing_from(self._scrolled)
+        if not run.children:
+            self._finish(run.direct)
+            return
         # The pass's own tables are finished (CPU) while its children are fetched (the network), then the children.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intercom-finish") as finisher:
             direct = finisher.submit(self._finish, run.direct)
@@ -208,7 +218,7 @@ class Extractor:
         params = {**source.params, f"{source.window_field}_after": str(part.after),
                   f"{source.window_field}_before": str(part.before)}
         for page in self.client.iter_pages(source.path, source.list_key, params):
-            kept = [record for record in page if _within(record.get(source.window_field), part)]
+            kept = [r for r in page if in_span(r.get(source.window_field), part.keep_low, part.keep_high)]
             if kept:
                 yield kept
 
@@ -245,10 +255,6 @@ class Extractor:
             self.result.tables.pop(table, None)  # finished before the failure: still not to be committed
             self.result.failures.setdefault(table, TableFailure.of(error))
             log.error("%s: not extracted in this run: %s", table, self.result.failures[table].reason)
-
-
-def _within(ts: Any, part: Slice) -> bool:
-    return isinstance(ts, int | float) and not isinstance(ts, bool) and part.keep_low <= ts < part.keep_high
 
 
 def extract(

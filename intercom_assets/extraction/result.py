@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from intercom_assets.intercom.errors import IntercomAPIError, IntercomAuthError
 from intercom_assets.lake.deletions import Deletion
@@ -19,9 +20,12 @@ class Window:
     partition_keys: tuple[str, ...]
 
     def contains(self, ts: int | float | None) -> bool:
-        return isinstance(ts, int | float) and not isinstance(ts, bool) and (
-            self.start.timestamp() <= ts < self.end.timestamp()
-        )
+        return in_span(ts, self.start.timestamp(), self.end.timestamp())
+
+
+def in_span(ts: Any, low: float, high: float) -> bool:
+    """Whether a record's timestamp is a number (not a bool) with low <= ts < high."""
+    return isinstance(ts, int | float) and not isinstance(ts, bool) and low <= ts < high
 
 
 @dataclass(frozen=True)
