@@ -23,14 +23,18 @@ from dagster import (
 
 from intercom_assets.automation.checks import check_specs
 from intercom_assets.keys import EXTRACT_STEP, GROUP, IO_MANAGER_KEY, POOL, SNAPSHOT_GROUP, asset_key, source_key
-from intercom_assets.lake.deletions import DELETED_RECORDS
 from intercom_assets.reporting import column_schema
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
 from intercom_assets.run_step import StepOptions, run_extraction
-from intercom_assets.tables import TABLES, TableSpec
+from intercom_assets.tables import TABLES, TableSpec, lineage_sources
 
 
 def _describe(spec: TableSpec) -> str:
+    if spec.logs_deletions:
+        return (f"{spec.description}\n\nWritten by every run of the history tables from the deletion signals it "
+                f"reads ({', '.join(f'`{s.request}`' for s in lineage_sources(spec))}, and the per-record probes "
+                "that confirm them), and by `intercom_erase_job`. Key: "
+                f"{', '.join(spec.key)}. Partition: UTC day of `{spec.partition_column}`.")
     rule = (
         "snapshot: only the UTC day of extraction is materialized"
         if spec.is_snapshot
@@ -64,16 +68,16 @@ def build_intercom_assets(
     partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES,
     options: StepOptions | None = None,
 ) -> AssetsDefinition:
-    """The multi-asset over every declared table and deleted_records, with their per-partition checks."""
+    """The multi-asset over every declared table (deleted_records included), with their per-partition checks."""
     options = options or StepOptions()
-    outputs = [*tables, DELETED_RECORDS]
-    sources = {source.name for spec in outputs for source in spec.sources}
+    outputs = list(tables)
+    sources = {source.name for spec in outputs for source in lineage_sources(spec)}
 
     @multi_asset(
         name=EXTRACT_STEP,
         outs={spec.name: _out(spec) for spec in outputs},
         deps=[source_key(name) for name in sorted(sources)],
-        internal_asset_deps={spec.name: {source_key(source.name) for source in spec.sources} for spec in outputs},
+        internal_asset_deps={spec.name: {source_key(s.name) for s in lineage_sources(spec)} for spec in outputs},
         check_specs=check_specs(partitions_def, outputs),
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),

@@ -30,10 +30,10 @@ from dagster import (
 from intercom_assets.keys import CURRENT_SUFFIX, GROUP, POOL, asset_key
 from intercom_assets.lake.current_state import CURRENT_DIR, RefreshReport, current_tables, rebuild, refresh
 from intercom_assets.lake.deletions import DeletionLog
+from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.reporting import column_schema
 from intercom_assets.resources import ParquetStorageResource
-from intercom_assets.run_step import fresh_staging_dir
 from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
 
 CURRENT_STEP = "intercom_current"

@@ -17,7 +17,6 @@ from intercom_assets.automation.maintenance import build_maintenance_job, build_
 from intercom_assets.automation.schedules import build_attribution_window_schedule
 from intercom_assets.current_assets import build_current_assets
 from intercom_assets.keys import IO_MANAGER_KEY
-from intercom_assets.lake.io_manager import IntercomParquetIOManager
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.reporting import source_specs
 from intercom_assets.resources import (
@@ -27,6 +26,7 @@ from intercom_assets.resources import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_RATE_LIMIT_SHARE,
     DEFAULT_TIMEOUT_SECONDS,
+    IntercomParquetIOManager,
     IntercomResource,
     ParquetStorageResource,
 )
@@ -78,7 +78,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     policy = freshness_policy_for(settings.schedule_cron)
     scroll_policy = freshness_policy_for(settings.schedule_cron, timedelta(minutes=settings.companies_refresh_minutes))
     intercom_assets = with_freshness_policy(
-        intercom_assets, {spec.name: scroll_policy if spec.source.paging == SCROLL else policy for spec in selected}
+        intercom_assets, {spec.name: scroll_policy if spec.source.paging == SCROLL else policy for spec in selected
+                          if not spec.logs_deletions},  # deleted_records is written when something is deleted
     )
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
     intercom_job = build_intercom_job(selected)

@@ -23,3 +23,7 @@ def asset_key(table: str) -> AssetKey:
 def source_key(source: str) -> AssetKey:
     """`intercom_api/<source>`: the API pass a table's rows come from (an external asset, for lineage)."""
     return AssetKey([SOURCE_GROUP, source])
+# Which automation launched a run (a run tag): the schedule's window runs and the catch-up sensor's chunks.
+TRIGGER_TAG = "intercom/trigger"
+TRIGGER_SCHEDULE = "schedule"
+TRIGGER_CATCHUP = "catchup"

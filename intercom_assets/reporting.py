@@ -15,7 +15,7 @@ from dagster import AssetSpec, TableColumn, TableSchema
 
 from intercom_assets.keys import SOURCE_GROUP, source_key
 from intercom_assets.schemas import EXTRA_COLUMN, EXTRACTED_AT_COLUMN, description_of
-from intercom_assets.tables import TABLES, Source, TableSpec
+from intercom_assets.tables import TABLES, Source, TableSpec, lineage_sources
 
 WINDOW_TAG = "intercom/window"
 REQUESTS_TAG = "intercom/api_requests"
@@ -64,12 +64,13 @@ def source_specs(tables: Sequence[TableSpec] = TABLES) -> list[AssetSpec]:
     fed: dict[str, list[str]] = {}
     upstream: dict[str, set[str]] = {}
     for spec in tables:
-        for source in spec.sources:
+        for source in lineage_sources(spec):
             sources.setdefault(source.name, source)
             fed.setdefault(source.name, []).append(spec.name)
         fetch = spec.children.fetch if spec.children else None
         if fetch is not None:
             upstream.setdefault(fetch.name, set()).add(spec.source.name)
+
     def describe(name: str, source: Source) -> str:
         per_record = f"per record of {', '.join(sorted(upstream[name]))}, " if name in upstream else ""
         return (

@@ -1,4 +1,4 @@
-"""Dagster resources: the one Intercom API resource every table shares, and the Parquet storage root.
+"""Dagster resources: the one Intercom API resource every table shares, the Parquet storage root and its IO manager.
 
 The resource is configuration only; the HTTP work lives in IntercomClient, which knows nothing of Dagster.
 Each field is read from its environment variable through EnvVar (see definitions.py), so the token never
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableIOManagerFactory, ConfigurableResource
 from pydantic import Field
 
 from intercom_assets.intercom.client import IntercomClient
+from intercom_assets.lake.io_manager import RangeParquetIOManager
 from intercom_assets.lake.storage import ParquetStore
 
 DEFAULT_BASE_URL = "https://api.intercom.io"
@@ -69,3 +71,12 @@ class ParquetStorageResource(ConfigurableResource):
 
     def get_store(self) -> ParquetStore:
         return ParquetStore(self.root)
+
+
+class IntercomParquetIOManager(ConfigurableIOManagerFactory):
+    """Dagster-configurable factory; the storage root is shared with the assets through the resource."""
+
+    storage: ParquetStorageResource
+
+    def create_io_manager(self, context: Any) -> RangeParquetIOManager:
+        return RangeParquetIOManager(self.storage.get_store())

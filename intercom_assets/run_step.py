@@ -13,9 +13,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,13 +32,11 @@ from dagster import (
 )
 
 from intercom_assets.automation.checks import check_keys, evaluate_partitions, latest_materializations
-from intercom_assets.automation.schedules import TRIGGER_CATCHUP, TRIGGER_TAG
 from intercom_assets.extraction import ExtractionResult, ScrollPolicy, Window, extract
 from intercom_assets.extraction.deletions import DeletionDetector
 from intercom_assets.extraction.extractor import DeletionWork
-from intercom_assets.keys import asset_key
+from intercom_assets.keys import TRIGGER_CATCHUP, TRIGGER_TAG, asset_key
 from intercom_assets.lake.deletions import (
-    DELETED_RECORDS,
     Deletion,
     DeletionLog,
     filter_staged,
@@ -51,11 +47,12 @@ from intercom_assets.lake.deletions import (
 )
 from intercom_assets.lake.io_manager import commit_partition, partition_facts
 from intercom_assets.lake.pii_policy import PiiPolicy
+from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import DATE_FORMAT
 from intercom_assets.reporting import run_figure_tags, summary_line, window_tags
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
-from intercom_assets.tables import TABLES, TableSpec
+from intercom_assets.tables import DELETIONS_TABLE, TABLES, TABLES_BY_NAME, TableSpec
 
 StepEvent = Output | AssetMaterialization | AssetCheckEvaluation
 
@@ -93,11 +90,11 @@ def run_extraction(
         clock = time.monotonic()
         with intercom.open_client() as client:
             detect = any(not spec.is_snapshot for spec in selected)
-            deletions = DeletionWork(
-                DeletionDetector(client, log, lambda table: stored_ids(store, table), started), log,
-                sweep_contacts=log.sweep_due("contacts", now, options.deletion_sweep_hours),
+            deletions = DeletionWork.due(
+                DeletionDetector(client, log, lambda table: stored_ids(store, table), started), log, now,
+                options.deletion_sweep_hours,
             ) if detect else None
-            result = extract(client, [s for s in selected if s.name != DELETED_RECORDS.name], window,
+            result = extract(client, selected, window,
                              started.strftime(DATE_FORMAT), staging, now, store, _scroll(context, options), deletions,
                              options.pii_policy)
             stats, per_endpoint = client.stats.total(), client.stats.snapshot()
@@ -119,6 +116,7 @@ def run_extraction(
             yield from _propagate(context, store, log, new, now, staging, rewritten, just_written)
         if result.swept:
             log.mark_swept(store, result.swept, now, staging)
+        yield from _deletion_days(context, store, window, rewritten, staging, now)
         yield from _evaluate_checks(context, store, selected, window, result, rewritten)
         failed = sorted(result.failures)
         context.instance.add_run_tags(
@@ -185,12 +183,33 @@ def _propagate(context: AssetExecutionContext, store: ParquetStore, log: Deletio
             description="Rewritten without the rows of records Intercom deleted or merged away.",
         )
     for key, staged in merge_deleted_records(store, new, now, now, staging / "_deletions").items():
-        rewritten[DELETED_RECORDS.name].add(key)
-        yield AssetMaterialization(asset_key(DELETED_RECORDS.name), partition=key,
-                                   metadata=partition_facts(store, DELETED_RECORDS.name, key, staged))
+        rewritten[DELETIONS_TABLE.name].add(key)
+        yield AssetMaterialization(asset_key(DELETIONS_TABLE.name), partition=key,
+                                   metadata=partition_facts(store, DELETIONS_TABLE.name, key, staged))
     counts = Counter(f"{d.source_table} {d.reason}" for d in new)
     context.log.info(f"Deletions propagated: {dict(counts)}; {sum(len(p) for p in rewritten.values())} partitions "
                      "rewritten")
+
+
+def _deletion_days(context: AssetExecutionContext, store: ParquetStore, window: Window,
+                   rewritten: Mapping[str, set[str]], staging: Path, extracted_at: int
+                   ) -> Iterator[AssetMaterialization]:
+    """deleted_records over the run's range: a day this run added deletions to was recorded by `_propagate`; every
+    other day of the range is recorded as it is stored (an empty file when nothing was ever detected that day, as
+    for any table's empty day), so a run or a UI backfill over any days materializes each partition it planned."""
+    if DELETIONS_TABLE.name not in context.selected_output_names:
+        return
+    stored = store.stored_partitions(DELETIONS_TABLE.name)
+    for key in window.partition_keys:
+        if key in rewritten.get(DELETIONS_TABLE.name, ()):
+            continue
+        if key not in stored:
+            merge_deleted_records(store, [], 0, extracted_at, staging / "_deletions", days=[key])
+        yield AssetMaterialization(
+            asset_key(DELETIONS_TABLE.name), partition=key,
+            metadata={"dagster/row_count": store.row_count(DELETIONS_TABLE.name, key),
+                      "dagster/uri": str(store.partition_path(DELETIONS_TABLE.name, key))},
+            description="No deletion detected by this run on this day; the rows stored for it are unchanged.")
 
 
 def _evaluate_checks(context: AssetExecutionContext, store: ParquetStore, selected: Sequence[TableSpec],
@@ -202,7 +221,7 @@ def _evaluate_checks(context: AssetExecutionContext, store: ParquetStore, select
         written = result.tables[spec.name].partitions if spec.name in result.tables else {}
         stored = set() if len(written) == len(window.partition_keys) else store.stored_partitions(spec.name)
         targets.update({(spec.name, key): spec for key in window.partition_keys if key in written or key in stored})
-    every = {spec.name: spec for spec in (*TABLES, DELETED_RECORDS)}
+    every = TABLES_BY_NAME
     targets.update({(table, key): every[table] for table, keys in rewritten.items() for key in keys})
     wanted = set(context.selected_asset_check_keys) | set(check_keys([every[t] for t in rewritten]))
     by_table: dict[str, list[str]] = defaultdict(list)
@@ -240,28 +259,3 @@ def _wipe_stale_snapshot_failures(context: AssetExecutionContext, snapshots: Seq
             stale.append(record.asset_entry.asset_key)
     if stale:
         context.instance.wipe_asset_cached_status(stale)
-
-
-def fresh_staging_dir(configured: str | None) -> Path:
-    """A new staging directory for this run, after removing those that killed runs left behind.
-
-    Each directory is named after the process that made it, and only directories whose process is gone are
-    removed, so runs of other Dagster instances (or parallel test workers) sharing the directory are left alone.
-    """
-    parent = Path(configured or tempfile.gettempdir()) / "intercom-staging"
-    parent.mkdir(parents=True, exist_ok=True)
-    for stale in parent.iterdir():
-        owner = stale.name.split("-")[1] if stale.name.startswith("run-") else ""
-        if owner.isdigit() and not _process_alive(int(owner)):
-            shutil.rmtree(stale, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=parent))
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

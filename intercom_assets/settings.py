@@ -14,18 +14,16 @@ from datetime import UTC, date, datetime, timedelta
 
 from dagster._utils.schedules import is_valid_cron_string
 
+from intercom_assets.errors import SettingsError
 from intercom_assets.lake.pii_policy import PiiPolicy, load_pii_policy
 from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
 
+__all__ = ["Settings", "SettingsError", "load_settings"]
 DEFAULT_HISTORY_DAYS = 365
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_CRON = "*/30 * * * *"
 DEFAULT_PARQUET_ROOT = "data/intercom"
 DEFAULT_RUN_RETENTION_DAYS = 7
-
-
-class SettingsError(ValueError):
-    """A configuration variable has a value the project cannot run with."""
 
 
 @dataclass(frozen=True)

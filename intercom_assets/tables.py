@@ -1,22 +1,24 @@
-"""One declaration per Intercom table: where its rows come from, its key, its partition rule, its columns.
+"""One declaration per Intercom table: where its rows come from, its key, its partition rule, its columns, how its
+records are found deleted and what an erasure takes with them.
 
-Everything else (assets, checks, extraction, the IO manager's layout, lineage) is generated from this registry:
-adding a table means adding one entry here. Columns (types and descriptions) are declared by resource in
-`intercom_assets/columns/`, following what the real API sends.
+Everything else (assets, checks, extraction, deletions, erasure, the IO manager's layout, lineage) is generated
+from this registry: adding a table means adding one entry here. Columns (types and descriptions) are declared by
+resource in `intercom_assets/columns/`, following what the real API sends; what an entry can state is
+`intercom_assets/declarations.py`.
 
-A table is one of three things:
+A table is one of four things:
 - rows of an API pass (`source`), optionally filtered (`rows`: users and leads are contacts of one role);
 - children of a parent table's records (`children`): the items of a list inside each parent record (a
   conversation's tags), or inside a per-parent request (a conversation's parts from GET /conversations/{id}), or
   inside the parent when complete and the per-parent request when the embedded list is truncated (a contact's
   tags); children land in their parent's partition;
-- a snapshot (`partition_column=None`): a small list, taken whole on the day of extraction.
+- a snapshot (`partition_column=None`): a small list, taken whole on the day of extraction;
+- the deletion log (`logs_deletions`): what the sources' deletion signals found, in the day of detection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from intercom_assets.columns.companies import COMPANY_FIELDS, COMPANY_SEGMENT_FIELDS
@@ -46,172 +48,34 @@ from intercom_assets.columns.workspace import (
     TAG_FIELDS,
     TEAM_FIELDS,
 )
-from intercom_assets.schemas import FieldType, RowConverter
+from intercom_assets.declarations import (
+    BY_ID,
+    DELETED,
+    MERGED,
+    PAGES,
+    PAGING_METHODS,
+    SCROLL,
+    SEARCH,
+    WINDOW_FIELD,
+    WINDOW_PARAMS,
+    Children,
+    DeletionSignal,
+    MergeHistory,
+    Owners,
+    Probe,
+    Source,
+    TableSpec,
+    child_rows,
+    embedded_items,
+    fetched_items,
+)
+from intercom_assets.schemas import STRING, TIME, FieldType, col
 
-# How a source's requests page, and how the run's window reaches them.
-SEARCH = "search"  # POST …/search, cursor in the body; the window is a server-side updated_at filter
-SCROLL = "scroll"  # GET /companies/scroll: every record; the window is applied here, on `window_field`
-PAGES = "pages"  # GET with `pages.next` (a cursor or a page number), or a single page
-BY_ID = "by_id"  # GET …/{id} per parent record
-PAGING_METHODS = {SEARCH: "POST", SCROLL: "GET", PAGES: "GET", BY_ID: "GET"}
-# How the window applies to a PAGES source: by request parameters (created_at_after/before), or here.
-WINDOW_PARAMS = "params"
-WINDOW_FIELD = "field"
-
-
-@dataclass(frozen=True)
-class Source:
-    """One API request pattern: the path, the key of the record list, how it pages and how it is windowed.
-
-    `list_key` may name alternatives ("data|companies") where the real API and its description disagree.
-    """
-
-    name: str
-    paging: str
-    path: str
-    list_key: str
-    params: Mapping[str, str] = field(default_factory=dict)
-    window: str | None = None  # PAGES/SCROLL: WINDOW_PARAMS or WINDOW_FIELD; None: the whole list (snapshots)
-    window_field: str = "updated_at"
-
-    @property
-    def request(self) -> str:
-        """The request as Intercom documents it, e.g. `GET /data_attributes?model=contact`."""
-        query = "&".join(f"{k}={v}" for k, v in self.params.items())
-        return f"{PAGING_METHODS[self.paging]} {self.path}" + (f"?{query}" if query else "")
-
-
-@dataclass(frozen=True)
-class Children:
-    """Rows that are the items of a list belonging to each record of a parent table.
-
-    The items come from `embedded` (a dotted path inside the parent record) unless that list is missing or
-    truncated (`has_more`, or `total_count` above the items given), then from `fetch` (a per-parent request) at
-    `fetched` inside its answer. Each row carries `<prefix>_id` and `<prefix>_updated_at` (the parent's
-    replication time, so children land in the parent's partition), and, for capped part lists, the parent's
-    true count `<prefix>_total_parts` from `total` inside the fetched answer.
-    """
-
-    parent: str
-    prefix: str
-    embedded: str | None = None
-    fetch: Source | None = None
-    fetched: str = "data"
-    total: str | None = None
-    items_are: str | None = None  # the table whose records the items are (a contact's companies: companies)
-
-    @property
-    def id_column(self) -> str:
-        return f"{self.prefix}_id"
-
-    @property
-    def version_column(self) -> str:
-        return f"{self.prefix}_updated_at"
-
-    @property
-    def total_column(self) -> str | None:
-        return f"{self.prefix}_total_parts" if self.total else None
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """Everything the project knows about one table."""
-
-    name: str
-    source: Source
-    # Column whose UTC day is the row's partition; None = snapshot table (partition = day of extraction).
-    partition_column: str | None
-    fields: Mapping[str, FieldType]
-    description: str
-    replaces: str
-    key: tuple[str, ...] = ("id",)
-    rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] = field(default=lambda record: (record,))
-    children: Children | None = None
-    # A table whose rows are some of another table's records (users and leads of contacts): its current state
-    # follows that table's newest version of each record (a lead that became a user leaves the leads).
-    subset_of: str | None = None
-
-    @property
-    def is_snapshot(self) -> bool:
-        return self.partition_column is None
-
-    @property
-    def parent(self) -> str | None:
-        """The table whose records this one's rows belong to (children's parent, or the table it subsets)."""
-        return self.children.parent if self.children else self.subset_of
-
-    @property
-    def parent_key(self) -> str | None:
-        """Column naming the parent record, when one parent record yields many rows."""
-        return self.children.id_column if self.children else None
-
-    @property
-    def part_total_column(self) -> str | None:
-        """Column holding how many parts the parent really has (the API returns only the newest 500)."""
-        return self.children.total_column if self.children else None
-
-    @property
-    def sources(self) -> tuple[Source, ...]:
-        """Every API pass this table's rows come from (lineage): its own, and a per-parent request."""
-        fetch = self.children.fetch if self.children else None
-        return (self.source, fetch) if fetch is not None and fetch != self.source else (self.source,)
-
-    def columns_referring_to(self, table: str) -> tuple[str, ...]:
-        """Columns of this table that hold ids of `table`'s records: its own key when it IS that table (or a
-        subset of it), the parent column of children of it, the item column of links to it. A record of `table`
-        deleted or erased takes every row with its id in one of these columns."""
-        columns = []
-        if self.name == table or self.subset_of == table:
-            columns.append("id")
-        if self.children is not None:
-            if self.children.parent == table:
-                columns.append(self.children.id_column)
-            if self.children.items_are == table:
-                columns.append("id")
-        return tuple(dict.fromkeys(columns))
-
-    def converter(self) -> RowConverter:
-        """The record → Arrow converter for this table's declared schema."""
-        return RowConverter(self.fields, non_null=self.key)
-
-
-def _path(record: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        record = record.get(part) if isinstance(record, dict) else None
-    return record
-
-
-def embedded_items(record: Mapping[str, Any], children: Children) -> list[dict[str, Any]] | None:
-    """The parent's own list of children, or None when it is missing or truncated (then it must be fetched)."""
-    if children.embedded is None:
-        return None
-    container_path, _, list_name = children.embedded.rpartition(".")
-    container = _path(record, container_path) if container_path else record
-    items = container.get(list_name) if isinstance(container, dict) else None
-    if not isinstance(items, list):
-        return None if children.fetch is not None else []
-    total = container.get("total_count")
-    truncated = container.get("has_more") is True or (isinstance(total, int) and total > len(items))
-    return None if truncated and children.fetch is not None else items
-
-
-def fetched_items(answer: Mapping[str, Any], children: Children) -> tuple[list[dict[str, Any]], int | None]:
-    """The children in a per-parent answer, and the parent's true count of them when the answer gives one."""
-    items = _path(answer, children.fetched)
-    total = _path(answer, children.total) if children.total else None
-    return (items if isinstance(items, list) else []), (total if isinstance(total, int) else None)
-
-
-def child_rows(
-    children: Children, parent_id: str, version: int | None, items: Iterable[dict[str, Any]], total: int | None
-) -> Iterable[dict[str, Any]]:
-    """Each item with its parent's id and replication time (and true count, for capped part lists)."""
-    extra: dict[str, Any] = {children.id_column: parent_id, children.version_column: version}
-    if children.total_column is not None:
-        extra[children.total_column] = total
-    for item in items:
-        if isinstance(item, dict):
-            yield {**item, **extra}
+__all__ = [
+    "BY_ID", "PAGES", "PAGING_METHODS", "SCROLL", "SEARCH", "TABLES", "TABLES_BY_NAME", "WINDOW_FIELD",
+    "WINDOW_PARAMS", "Children", "Source", "TableSpec", "child_rows", "embedded_items", "fetched_items", "table_rows",
+    "DELETIONS_TABLE", "PEOPLE_TABLE", "deletion_sources", "lineage_sources", "record_table",
+]
 
 
 def table_rows(spec: TableSpec, record: dict[str, Any], answer: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -258,9 +122,26 @@ def data_attribute_rows(attribute: dict[str, Any]) -> Iterable[dict[str, Any]]:
 
 # ---- the API passes ---------------------------------------------------------------------------------------
 # merge_history on the surviving users names the leads merged into them (deletions are detected from it)
-CONTACTS_SEARCH = Source("contacts_search", SEARCH, "/contacts/search", "data", {"include_merge_history": "true"})
-COMPANIES_SCROLL = Source("companies_scroll", SCROLL, "/companies/scroll", "data", window=WINDOW_FIELD)
-CONVERSATIONS_SEARCH = Source("conversations_search", SEARCH, "/conversations/search", "conversations")
+# The contact search names merged leads in each surviving user's merge_history; deleted contacts have no list: the
+# sweep reads every contact id, and a stored one it did not list is gone once GET /contacts/{id} says 404 (410:
+# merged), so an archived or lagging contact is not.
+CONTACTS_SEARCH = Source(
+    "contacts_search", SEARCH, "/contacts/search", "data", {"include_merge_history": "true"},
+    deletions=DeletionSignal(
+        merges=MergeHistory("merge_history", "source_contact_id", "merged_at"), sweep=True,
+        probe=Probe("/contacts/{id}", {404: DELETED, 410: MERGED}),
+    ),
+)
+# A company stored here but missing from a complete scroll is gone once GET /companies/{id} says 404.
+COMPANIES_SCROLL = Source(
+    "companies_scroll", SCROLL, "/companies/scroll", "data", window=WINDOW_FIELD,
+    deletions=DeletionSignal(complete=True, probe=Probe("/companies/{id}", {404: DELETED})),
+)
+# GET /conversations/deleted lists deleted conversations, newest first (60 a page at most).
+CONVERSATIONS_DELETED = Source("conversations_deleted", PAGES, "/conversations/deleted", "conversations",
+                               {"order": "desc", "per_page": "60"})
+CONVERSATIONS_SEARCH = Source("conversations_search", SEARCH, "/conversations/search", "conversations",
+                              deletions=DeletionSignal(deleted_list=CONVERSATIONS_DELETED))
 TICKETS_SEARCH = Source("tickets_search", SEARCH, "/tickets/search", "tickets")
 CONVERSATION_DETAILS = Source("conversation_details", BY_ID, "/conversations/{id}", "conversation_parts")
 TICKET_DETAILS = Source("ticket_details", BY_ID, "/tickets/{id}", "ticket_parts")
@@ -347,6 +228,7 @@ TABLES: tuple[TableSpec, ...] = (
         fields=CONTACT_FIELDS,
         description="Every contact, users and leads alike (`role` says which).",
         replaces="none: the replaced `contacts` held only leads (now `leads`)",
+        person_email="email",
     ),
     _contacts_with_role("users", "user", replaces="users"),
     _contacts_with_role("leads", "lead", replaces="contacts (the replaced `contacts` table held only leads)"),
@@ -389,6 +271,7 @@ TABLES: tuple[TableSpec, ...] = (
         fields=CONVERSATION_FIELDS,
         description="Conversations from the conversation search over the run's window.",
         replaces="conversations",
+        owners=Owners("contacts", "contacts.contacts"),
     ),
     _children(
         "conversation_parts",
@@ -422,6 +305,7 @@ TABLES: tuple[TableSpec, ...] = (
         description="Tickets from the ticket search over the run's window (their parts are in ticket_parts).",
         replaces="none (new)",
         rows=_without("ticket_parts"),
+        owners=Owners("contacts", "contacts.contacts"),
     ),
     _children(
         "ticket_parts",
@@ -473,7 +357,60 @@ TABLES: tuple[TableSpec, ...] = (
               SUBSCRIPTION_TYPE_FIELDS, "subscription types"),
     _snapshot("away_status_reasons", _snapshot_list("away_status_reasons", "/away_status_reasons", "data"),
               AWAY_STATUS_REASON_FIELDS, "away status reasons (soft-deleted ones included)"),
+    TableSpec(
+        name="deleted_records",
+        source=CONVERSATIONS_DELETED,
+        partition_column="detected_at",
+        fields={
+            "source_table": col(STRING, "The table the record belonged to: contacts, companies, conversations, "
+                                "tickets."),
+            "id": col(STRING, "The record's id."),
+            "reason": col(STRING, "deleted (Intercom deleted it), merged (a lead merged into a user), erased (a "
+                          "data-protection erasure run here)."),
+            "merged_into_id": col(STRING, "For a merge: the contact the record was merged into."),
+            "deleted_at": col(TIME, "When Intercom says it was deleted or merged (null when it does not say)."),
+            "detected_at": col(TIME, "When this project detected it and removed its rows from the lake."),
+        },
+        description="One row per record deleted, merged away or erased: why, and when it was detected; its rows "
+        "are gone from every other table.",
+        replaces="none (new)",
+        key=("source_table", "id"),
+        logs_deletions=True,
+    ),
 )
 
 TABLES_BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}
-SOURCE_SEGMENT_FIELDS = SEGMENT_FIELDS  # kept for readers of the old name
+# The table of what the deletion signals found, and the table of the people an erasure names.
+DELETIONS_TABLE: TableSpec = next(spec for spec in TABLES if spec.logs_deletions)
+PEOPLE_TABLE: TableSpec = next(spec for spec in TABLES if spec.person_email)
+
+
+def record_table(source: Source) -> TableSpec:
+    """The table whose rows are the records of this source, one each (the contacts of the contact search)."""
+    return next(spec for spec in TABLES if spec.source == source and spec.is_record_table)
+
+
+def deletion_sources(tables: Iterable[TableSpec] = TABLES) -> list[Source]:
+    """The sources of these tables that signal deletions, each once, in registry order."""
+    found: dict[str, Source] = {}
+    for spec in tables:
+        if spec.is_record_table and spec.source.deletions is not None:
+            found.setdefault(spec.source.name, spec.source)
+    return list(found.values())
+
+
+def deletion_lineage() -> tuple[Source, ...]:
+    """The passes deleted_records is derived from: each deleted-records list, and each source with a signal."""
+    found: dict[str, Source] = {}
+    for source in deletion_sources():
+        signal = source.deletions
+        assert signal is not None
+        if signal.deleted_list is not None:
+            found.setdefault(signal.deleted_list.name, signal.deleted_list)
+        found.setdefault(source.name, source)
+    return tuple(found.values())
+
+
+def lineage_sources(spec: TableSpec) -> tuple[Source, ...]:
+    """The API passes a table's rows come from, for the asset graph (deleted_records: every deletion signal)."""
+    return deletion_lineage() if spec.logs_deletions else spec.sources

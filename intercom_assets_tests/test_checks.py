@@ -23,16 +23,16 @@ from intercom_assets.automation.checks import (
     with_freshness_policy,
 )
 from intercom_assets.keys import asset_key
-from intercom_assets.lake.deletions import DELETED_RECORDS
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import build_partitions_def, key_start
+from intercom_assets.tables import DELETIONS_TABLE, TABLES_BY_NAME, TableSpec
 from intercom_assets.tables import TABLES as ALL_TABLES
-from intercom_assets.tables import TABLES_BY_NAME, TableSpec
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 TABLES = ("contacts", "company_segments", "conversation_parts", "admins")
 PARTITIONS = build_partitions_def(date(2026, 10, 1))
 ALL_CHECKS = set(check_keys([TABLES_BY_NAME[n] for n in TABLES]))
+DATA_TABLES = [name for name, spec in TABLES_BY_NAME.items() if not spec.logs_deletions]
 def _record(spec: TableSpec, day: str, i: int) -> dict:
     ts = int((key_start(day) + timedelta(hours=1, minutes=i)).timestamp())
     record: dict = {"id": f"{spec.name}-{day}-{i}"}
@@ -156,8 +156,9 @@ def test_check_specs_are_partitioned_and_live_on_the_extraction_step() -> None:
     assets = build_intercom_assets(PARTITIONS)
     specs = {spec.key: spec for spec in assets.check_specs}
     # every table's, and deleted_records' (its partitions are checked when deletions are merged into them)
-    names = [*TABLES_BY_NAME, DELETED_RECORDS.name]
-    assert set(specs) == set(check_keys([*ALL_TABLES, DELETED_RECORDS])) == {
+    names = [*TABLES_BY_NAME]
+    assert DELETIONS_TABLE.name in names
+    assert set(specs) == set(check_keys(ALL_TABLES)) == {
         AssetCheckKey(asset_key(n), CHECK_VALID) for n in names}
     assert all(spec.partitions_def == PARTITIONS for spec in specs.values())
     assert "WARN" in specs[AssetCheckKey(asset_key("conversation_parts"), CHECK_VALID)].description
@@ -166,12 +167,12 @@ def test_check_specs_are_partitioned_and_live_on_the_extraction_step() -> None:
 
 def test_freshness_policy_is_applied_to_every_asset_and_follows_the_cron() -> None:
     assets = with_freshness_policy(
-        build_intercom_assets(PARTITIONS), dict.fromkeys(TABLES_BY_NAME, freshness_policy_for("*/30 * * * *"))
+        build_intercom_assets(PARTITIONS), dict.fromkeys(DATA_TABLES, freshness_policy_for("*/30 * * * *"))
     )
-    policies = {spec.key: spec.freshness_policy for spec in assets.specs if spec.key.path[-1] in TABLES_BY_NAME}
-    assert len(policies) == len(TABLES_BY_NAME)
+    policies = {spec.key: spec.freshness_policy for spec in assets.specs if spec.key.path[-1] in DATA_TABLES}
+    assert len(policies) == len(DATA_TABLES) == len(TABLES_BY_NAME) - 1
     # deleted_records is written when something is deleted: no freshness expected of it
-    assert assets.specs_by_key[asset_key(DELETED_RECORDS.name)].freshness_policy is None
+    assert assets.specs_by_key[asset_key(DELETIONS_TABLE.name)].freshness_policy is None
     for policy in policies.values():
         assert policy.fail_window.to_timedelta() == timedelta(hours=2)
         assert policy.warn_window.to_timedelta() == timedelta(hours=1)

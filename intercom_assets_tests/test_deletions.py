@@ -15,11 +15,11 @@ from dagster import DagsterInstance
 
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
-from intercom_assets.lake.deletions import DELETED_RECORDS, DeletionLog, drop_rows
+from intercom_assets.lake.deletions import DeletionLog, drop_rows
 from intercom_assets.lake.staging import TableStager
 from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
-from intercom_assets.tables import TABLES, TABLES_BY_NAME
+from intercom_assets.tables import DELETIONS_TABLE, TABLES, TABLES_BY_NAME
 
 FIRST, LAST = "2026-11-10", "2026-11-20"
 OLD = "2026-11-15"  # records stored before this day sit in partitions the second run's range does not cover
@@ -177,4 +177,4 @@ def test_rows_of_a_logged_deletion_are_never_staged_again(tmp_path):
     data = pa.table({"conversation_id": ["1", "2"], "id": ["gone", "other"]})
     kept, removed = drop_rows(data, log.removals(links))
     assert removed == 1 and kept.column("id").to_pylist() == ["other"]
-    assert DELETED_RECORDS.key == ("source_table", "id")
+    assert DELETIONS_TABLE.key == ("source_table", "id")

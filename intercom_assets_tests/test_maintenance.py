@@ -36,7 +36,6 @@ from intercom_assets.automation.maintenance import (
 from intercom_assets.automation.schedules import range_tags
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
-from intercom_assets.lake.deletions import DELETED_RECORDS
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import TABLES
@@ -102,7 +101,7 @@ def _state(instance: DagsterInstance) -> dict[str, Any]:
     }
     now = datetime.now(UTC)
     state["missing"] = missing_partitions(instance, partitions_def, "2026-11-21", current_time=now)
-    for info in instance.event_log_storage.get_asset_check_partition_info(check_keys([*TABLES, DELETED_RECORDS])):
+    for info in instance.event_log_storage.get_asset_check_partition_info(check_keys(TABLES)):
         state["checks"][(info.check_key, info.partition_key)] = (info.latest_execution_status, info.is_current)
     state["checks"].update(asyncio.run(_latest_checks_as_the_ui_reads_them(instance)))
     return state
@@ -113,7 +112,7 @@ async def _latest_checks_as_the_ui_reads_them(instance: DagsterInstance) -> dict
     materialization. (For a skipped one Dagster compares the two runs' creation times, and says "outdated" once
     they are deleted: inherent to deleting runs.)"""
     context = LoadingContextForTest(instance)
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys([*TABLES, DELETED_RECORDS]))
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys(TABLES))
     state = {}
     for key, record in latest.items():
         status = await record.resolve_status(context)
@@ -136,7 +135,7 @@ def _assert_gone(instance: DagsterInstance, run_id: str) -> list[str]:
     Returns the statuses of those rows."""
     assert instance.get_run_record_by_id(run_id) is None
     assert not instance.get_records_for_run(run_id).records
-    every = check_keys([*TABLES, DELETED_RECORDS])
+    every = check_keys(TABLES)
     latest = {(info.check_key, info.partition_key): info.latest_planned_run_id
               for info in instance.event_log_storage.get_asset_check_partition_info(every)}
     rows = _check_rows(instance, run_id)

@@ -52,8 +52,9 @@ RETRY_BACKOFF_SECONDS = 600  # before the first retry; doubles for each further 
 
 
 def incremental_tables(tables: Sequence[TableSpec] = TABLES) -> list[TableSpec]:
-    """Tables whose partitions hold real history (not snapshots): the ones a catch-up has to fill."""
-    return [spec for spec in tables if not spec.is_snapshot]
+    """Tables whose partitions hold real history (not snapshots, nor the deletion log, whose days are the days of
+    detection): the ones a catch-up has to fill."""
+    return [spec for spec in tables if spec.has_current_state]
 
 
 def missing_partitions(

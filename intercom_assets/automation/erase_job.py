@@ -25,10 +25,11 @@ from dagster import (
 from dagster._core.storage.runs.schema import RunsTable
 from dagster._serdes import serialize_value
 
+from intercom_assets.intercom.errors import IntercomError
 from intercom_assets.keys import POOL, asset_key
 from intercom_assets.lake.erasure import erase
+from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
-from intercom_assets.run_step import fresh_staging_dir
 
 ERASE_JOB = "intercom_erase_job"
 ERASE_OP = "intercom_erase"
@@ -68,19 +69,15 @@ def intercom_erase(context: OpExecutionContext, config: EraseConfig, parquet_sto
     emails = read_emails(config.emails_file)
     if not ids and not emails:
         raise Failure(description="nothing to erase: give contact_ids or an emails_file with at least one email")
-    if emails:  # the people Intercom holds with these emails (the lake may not hold them as contacts)
-        with intercom.open_client() as client:
-            for email in emails:  # as written and in lower case (how Intercom compares is not documented)
-                ids += [i for variant in dict.fromkeys([email, email.lower()])
-                        for i in client.contact_ids_with_email(variant)]
+    found, unresolved = people_in_intercom(intercom, emails)
     store = parquet_storage.get_store()
     store.check_writable()
     scratch = fresh_staging_dir(parquet_storage.staging_dir)  # also removes what dead runs left in staging
     try:
-        report = erase(store, ids, emails, int(datetime.now(UTC).timestamp()), scratch)
+        report = erase(store, [*ids, *found], emails, int(datetime.now(UTC).timestamp()), scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    forget_run_config(context.instance, context.run_id, report.contacts)
+    forget_run_config(context.instance, context.run_id, report.people)
     for table, keys in sorted(report.rewritten.items()):
         for key in sorted(keys):
             path = store.partition_path(table, key)
@@ -89,9 +86,44 @@ def intercom_erase(context: OpExecutionContext, config: EraseConfig, parquet_sto
                 metadata={"dagster/uri": MetadataValue.path(str(path)),
                           "dagster/row_count": store.row_count(table, key)},
             ))
-    context.log.info(f"Erasure: {report.contacts} contacts, {report.conversations_removed} conversations and "
-                     f"{report.tickets_removed} tickets removed, {report.rows_removed} rows removed, "
-                     f"{report.files_rewritten} of {report.files_scanned} files rewritten in {report.seconds} s")
+    context.log.info(report.summary())
+    if unresolved:
+        raise Failure(
+            description=f"{len(unresolved)} of {len(emails)} emails could not be looked up in Intercom "
+            f"({'; '.join(sorted(set(unresolved)))}): every id given and every person the lake holds with one of "
+            "the emails was erased; run the erasure again once Intercom answers, to erase the people Intercom "
+            "holds under those emails that the lake does not.",
+            metadata={"emails_unresolved": len(unresolved), "people_erased": report.people},
+        )
+
+
+def people_in_intercom(intercom: IntercomResource, emails: list[str]) -> tuple[list[str], list[str]]:
+    """The ids Intercom holds under these emails (as written and in lower case: how Intercom compares is not
+    documented), and for each email it could not look up, why (the request and status, never the email)."""
+    ids: list[str] = []
+    unresolved: list[str] = []
+    if not emails:
+        return ids, unresolved
+    try:
+        with intercom.open_client() as client:
+            for email in emails:
+                try:
+                    ids += [i for variant in dict.fromkeys([email, email.lower()])
+                            for i in client.contact_ids_with_email(variant)]
+                except IntercomError as error:
+                    unresolved.append(_lookup_failure(error))
+    except IntercomError as error:  # the client could not even be opened (a bad base URL, no token)
+        unresolved = [_lookup_failure(error)] * len(emails)
+    return ids, unresolved
+
+
+def _lookup_failure(error: IntercomError) -> str:
+    """What a failed lookup says: the endpoint, the status and Intercom's error code (its message could echo the
+    email, so it is left out)."""
+    endpoint = getattr(error, "endpoint", None) or "the contact search by email"
+    status = getattr(error, "status", None)
+    code = getattr(error, "code", None)
+    return f"{endpoint}: {f'HTTP {status}' if status else type(error).__name__}{f' {code}' if code else ''}"
 
 
 def forget_run_config(instance: DagsterInstance, run_id: str, erased: int) -> None:

@@ -16,7 +16,7 @@ INTERCOM_JOB = "intercom_job"
 def run_selection(tables: Sequence[TableSpec]) -> list[AssetKey]:
     """What a window or catch-up run materializes: the tables, then the current state of the incremental ones."""
     return [*(asset_key(spec.name) for spec in tables),
-            *(asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if not spec.is_snapshot)]
+            *(asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if spec.has_current_state)]
 
 
 def build_intercom_job(tables: Sequence[TableSpec] = TABLES) -> UnresolvedAssetJobDefinition:

@@ -26,18 +26,16 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from intercom_assets.automation.jobs import INTERCOM_JOB, run_selection
-from intercom_assets.keys import asset_key
+from intercom_assets.keys import TRIGGER_CATCHUP as TRIGGER_CATCHUP
+from intercom_assets.keys import TRIGGER_SCHEDULE, TRIGGER_TAG, asset_key
 from intercom_assets.partitions import DATE_FORMAT, trailing_window
 from intercom_assets.reporting import window_tags
 from intercom_assets.settings import Settings
-from intercom_assets.tables import SCROLL
+from intercom_assets.tables import SCROLL, TABLES
 
 SCHEDULE_NAME = "intercom_attribution_window_schedule"
-# The table whose newest materialization marks the end of the last complete companies scroll.
-SCROLL_TABLE = "companies"
-TRIGGER_TAG = "intercom/trigger"
-TRIGGER_SCHEDULE = "schedule"
-TRIGGER_CATCHUP = "catchup"
+# The table whose newest materialization marks the end of the last complete scroll (the scroll's record table).
+SCROLL_TABLE = next(spec.name for spec in TABLES if spec.source.paging == SCROLL and spec.is_record_table)
 TOKEN_VARIABLE = "INTERCOM_ACCESS_TOKEN"
 IN_PROGRESS_STATUSES = [
     DagsterRunStatus.QUEUED,

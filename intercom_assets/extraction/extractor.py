@@ -29,14 +29,14 @@ from intercom_assets.extraction.result import (
 )
 from intercom_assets.intercom.client import IntercomClient
 from intercom_assets.intercom.search import Slice, plan_slices
-from intercom_assets.lake.deletions import DELETED_RECORDS, DeletionLog
+from intercom_assets.lake.deletions import DeletionLog
 from intercom_assets.lake.erasure import Scrubber
 from intercom_assets.lake.pii_policy import PiiPolicy
 from intercom_assets.lake.scroll_cache import ScrollCache
 from intercom_assets.lake.staging import TableStager
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.tables import (
-    CONTACTS_SEARCH,
+    DELETIONS_TABLE,
     PAGES,
     SCROLL,
     SEARCH,
@@ -44,6 +44,8 @@ from intercom_assets.tables import (
     WINDOW_PARAMS,
     Source,
     TableSpec,
+    deletion_sources,
+    record_table,
 )
 
 log = logging.getLogger(__name__)
@@ -53,11 +55,18 @@ DETECTION = "deletion_detection"
 @dataclass(frozen=True)
 class DeletionWork:
     """Deletion detection in a run: the detector, the log of deletions known so far (their rows are never
-    staged again), and whether the contact sweep is due."""
+    staged again), and the sources whose sweep is due."""
 
     detector: DeletionDetector
     known: DeletionLog
-    sweep_contacts: bool
+    sweeps: tuple[Source, ...] = ()
+
+    @classmethod
+    def due(cls, detector: DeletionDetector, known: DeletionLog, now: int, sweep_hours: int) -> DeletionWork:
+        """Detection with every declared sweep whose last run is older than `sweep_hours`."""
+        sweeps = tuple(source for source in deletion_sources() if source.deletions and source.deletions.sweep
+                       and known.sweep_due(record_table(source).name, now, sweep_hours))
+        return cls(detector, known, sweeps)
 
 
 @dataclass
@@ -100,7 +109,7 @@ class Extractor:
                 ScrollCache(store).discard()
             self.scroll = None
         self.scroll_cache = ScrollCache(store) if self.scroll is not None and store is not None else None
-        self.specs = list(specs)
+        self.specs = [spec for spec in specs if not spec.logs_deletions]  # written from the detections
         self.window = window
         self.today_key = today_key
         self.result = ExtractionResult()
@@ -139,8 +148,8 @@ class Extractor:
             if is_unauthorized(error):
                 raise error  # a bad token fails the whole run: nothing else can have worked
         for name, error in errors.items():
-            self._fail(self.passes[name].tables if name in self.passes else [DELETED_RECORDS.name], error)
-        if self.deletions is not None and DELETED_RECORDS.name not in self.result.failures:
+            self._fail(self.passes[name].tables if name in self.passes else [DELETIONS_TABLE.name], error)
+        if self.deletions is not None and DELETIONS_TABLE.name not in self.result.failures:
             self.result.deletions = self.deletions.detector.deletions
             self.result.swept = list(self.deletions.detector.swept)
         return self.result
@@ -161,25 +170,25 @@ class Extractor:
             self.result.source_seconds[name] = round(time.monotonic() - started, 3)
 
     def _detect(self) -> None:
-        """Deletions with a signal of their own: deleted conversations; the contact sweep when it is due."""
+        """Deletions with a signal of their own: every deleted-records list; each sweep that is due."""
         assert self.deletions is not None
-        self.deletions.detector.deleted_conversations()
-        if self.deletions.sweep_contacts:
-            self.deletions.detector.sweep_contacts()
+        for source in deletion_sources():
+            self.deletions.detector.read_deleted_list(source)
+        for source in self.deletions.sweeps:
+            self.deletions.detector.sweep(source)
 
     def _read(self, run: Pass) -> None:
         snapshot_key = self.today_key if run.source.window is None and run.source.paging == PAGES else None
-        observe = self.deletions.detector.observe_contacts if (
-            self.deletions is not None and run.source.name == CONTACTS_SEARCH.name) else None
+        signal = run.source.deletions if self.deletions is not None else None
         for page in self._pages(run.source):
-            if observe is not None:
-                observe(page)
+            if signal is not None and signal.merges is not None:
+                self.deletions.detector.observe(run.source, page)
             for stager in run.direct:
                 stager.add_records(page, snapshot_key=snapshot_key)
             for collector in run.children:
                 collector.add_parents(page)
-        if run.source.paging == SCROLL and self._scrolled is not None and self.deletions is not None:
-            self.deletions.detector.companies_missing_from(self._scrolled)
+        if signal is not None and signal.complete and self._scrolled is not None:
+            self.deletions.detector.missing_from_complete(run.source, self._scrolled)
         if not run.children:
             self._finish(run.direct)
             return

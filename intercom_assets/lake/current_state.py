@@ -98,8 +98,8 @@ def current_glob(root: str, table: str) -> str:
 
 
 def current_tables(tables: Iterable[TableSpec] = TABLES) -> list[TableSpec]:
-    """Tables with a current state: the incremental ones."""
-    return [spec for spec in tables if not spec.is_snapshot]
+    """Tables with a current state: the incremental ones (deleted_records is a log: every row stays)."""
+    return [spec for spec in tables if spec.has_current_state]
 
 
 def read_current(store: ParquetStore, table: str, columns: list[str] | None = None) -> pa.Table:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,14 +25,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from intercom_assets.declarations import DELETED, ERASED, MERGED
+from intercom_assets.lake.rewrite import Rewritten, rewrite_partition, rewrite_staged
 from intercom_assets.lake.staging import PARENTS_KEY, StagedPartition, dedupe_newest
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import day_key
-from intercom_assets.schemas import STRING, TIME, col
-from intercom_assets.tables import PAGES, Source, TableSpec
+from intercom_assets.tables import DELETIONS_TABLE, PEOPLE_TABLE, TableSpec
+
+__all__ = ["DELETED", "ERASED", "MERGED", "Deletion", "DeletionLog", "Rewritten", "drop_rows", "filter_staged",
+           "merge_deleted_records", "rewrite_partitions", "scoped", "stored_ids", "suppress", "suppressed_ids"]
 
 LOG_NAME = "deletion_log.parquet"
-# Erased contact ids, and nothing else about them: later runs drop and scrub them on arrival.
+# Erased people's ids, and nothing else about them: later runs drop and scrub them on arrival.
 SUPPRESSED = "_suppressed/contact_ids.parquet"
 SUPPRESSED_SCHEMA = pa.schema([pa.field("id", pa.string(), nullable=False)])
 SWEEPS_NAME = "deletion_sweeps.parquet"
@@ -40,26 +44,6 @@ LOG_SCHEMA = pa.schema([
     ("source_table", pa.string()), ("id", pa.string()), ("reason", pa.string()), ("merged_into_id", pa.string()),
     ("deleted_at", pa.int64()), ("detected_at", pa.int64()),
 ])
-DELETED, MERGED, ERASED = "deleted", "merged", "erased"
-
-DELETED_RECORDS = TableSpec(
-    name="deleted_records",
-    source=Source("conversations_deleted", PAGES, "/conversations/deleted", "conversations"),
-    partition_column="detected_at",
-    fields={
-        "source_table": col(STRING, "The table the record belonged to: contacts, companies, conversations, tickets."),
-        "id": col(STRING, "The record's id."),
-        "reason": col(STRING, "deleted (Intercom deleted it), merged (a lead merged into a user), erased (a "
-                      "data-protection erasure run here)."),
-        "merged_into_id": col(STRING, "For a merge: the contact the record was merged into."),
-        "deleted_at": col(TIME, "When Intercom says it was deleted or merged (null when it does not say)."),
-        "detected_at": col(TIME, "When this project detected it and removed its rows from the lake."),
-    },
-    description="One row per record deleted, merged away or erased: why, and when it was detected; its rows are "
-    "gone from every other table.",
-    replaces="none (new)",
-    key=("source_table", "id"),
-)
 
 
 @dataclass(frozen=True)
@@ -80,16 +64,6 @@ class Deletion:
 
 
 @dataclass
-class Rewrite:
-    """One stored partition rewritten without the rows of deleted records."""
-
-    table: str
-    partition: str
-    rows_removed: int
-    staged: StagedPartition
-
-
-@dataclass
 class DeletionLog:
     """Every deletion detected so far: table -> ids; the newest deletion time Intercom reported, per table; and
     when each table's records were last swept (listed whole, to find deletions with no other signal)."""
@@ -97,7 +71,7 @@ class DeletionLog:
     ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     latest_deleted_at: dict[str, int] = field(default_factory=dict)
     swept_at: dict[str, int] = field(default_factory=dict)
-    suppressed: frozenset[str] = frozenset()  # erased contacts (also in ids["contacts"])
+    suppressed: frozenset[str] = frozenset()  # erased people (also in the ids of the people table)
 
     @classmethod
     def load(cls, store: ParquetStore, detected_since: int | None = None) -> DeletionLog:
@@ -118,7 +92,7 @@ class DeletionLog:
                     log.latest_deleted_at[source_table] = max(deleted_at, log.latest_deleted_at.get(source_table, 0))
         if detected_since is None:
             log.suppressed = frozenset(suppressed_ids(store))
-            log.ids["contacts"].update(log.suppressed)
+            log.ids[PEOPLE_TABLE.name].update(log.suppressed)
         try:
             sweeps = store.read_state(SWEEPS_NAME)
             log.swept_at = dict(zip(sweeps.column("table").to_pylist(), sweeps.column("swept_at").to_pylist(),
@@ -227,14 +201,14 @@ def _without_parents(data: pa.Table, removals: Mapping[str, set[str]], parent_co
 def rewrite_partitions(
     store: ParquetStore, specs: Sequence[TableSpec], log: DeletionLog, scratch: Path,
     only: Mapping[str, set[str]] | None = None, skip: Mapping[str, Iterable[str]] | None = None,
-) -> list[Rewrite]:
+) -> list[Rewritten]:
     """Rewrite every stored partition of these tables that holds a row of a logged deletion.
 
     `only` (table -> ids) limits the scan to the ids of new deletions: each partition's referring columns are
     read first, and a file is read whole and rewritten only when one of its rows must go. `skip` (table ->
     partitions) names partitions that were just written without those rows (see filter_staged).
     """
-    rewrites: list[Rewrite] = []
+    rewrites: list[Rewritten] = []
     scope = log if only is None else scoped(only)
     for spec in specs:
         removals = scope.removals(spec)
@@ -243,20 +217,24 @@ def rewrite_partitions(
         columns = sorted(removals)
         done = set((skip or {}).get(spec.name, ()))
         for key in sorted(store.stored_partitions(spec.name)):
-            if key in done:
+            if key in done or drop_rows(store.read(spec.name, key, columns=columns), removals)[1] == 0:
                 continue
-            probe = store.read(spec.name, key, columns=columns)
-            if drop_rows(probe, removals)[1] == 0:
-                continue
-            data = store.read(spec.name, key)
-            kept, removed = drop_rows(data, removals)
-            kept = _without_parents(kept, removals, spec.parent_key)
-            local = scratch / spec.name / f"rewrite-{key}.parquet"
-            local.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(kept, local)
-            store.write_file(spec.name, key, local)
-            rewrites.append(Rewrite(spec.name, key, removed, StagedPartition(local, kept.num_rows)))
+            rewritten = rewrite_partition(store, spec.name, key, without(spec, removals), scratch)
+            if rewritten is not None:
+                rewrites.append(rewritten)
     return rewrites
+
+
+def without(spec: TableSpec, removals: Mapping[str, set[str]]) -> Callable[[pa.Table | None], pa.Table | None]:
+    """The change that drops a table's rows of these records (and forgets them as fetched parents)."""
+
+    def change(data: pa.Table | None) -> pa.Table | None:
+        if data is None:
+            return None
+        kept, removed = drop_rows(data, removals)
+        return _without_parents(kept, removals, spec.parent_key) if removed else None
+
+    return change
 
 
 def scoped(ids: Mapping[str, set[str]]) -> DeletionLog:
@@ -269,41 +247,40 @@ def filter_staged(spec: TableSpec, partitions: dict[str, StagedPartition], log: 
     partition); returns the rows removed. The stager already skips records logged before the run started; this
     catches those detected during it."""
     removals = log.removals(spec)
-    removed_total = 0
     if not removals:
         return 0
+    removed_total = 0
     for key, partition in partitions.items():
-        data = pq.read_table(partition.path)
-        kept, removed = drop_rows(data, removals)
-        if removed:
-            kept = _without_parents(kept, removals, spec.parent_key)
-            pq.write_table(kept, partition.path)
-            partitions[key] = StagedPartition(partition.path, kept.num_rows)
-            removed_total += removed
+        staged = rewrite_staged(partition, without(spec, removals))
+        if staged is not None:
+            removed_total += partition.row_count - staged.row_count
+            partitions[key] = staged
     return removed_total
 
 
 def merge_deleted_records(
-    store: ParquetStore, deletions: Sequence[Deletion], detected_at: int, extracted_at: int, scratch: Path
+    store: ParquetStore, deletions: Sequence[Deletion], detected_at: int, extracted_at: int, scratch: Path,
+    days: Iterable[str] = (),
 ) -> dict[str, StagedPartition]:
-    """Add deletions to their day's `deleted_records` partition, keeping every row already there."""
-    converter = DELETED_RECORDS.converter()
-    by_day: dict[str, list[dict]] = defaultdict(list)
+    """Add deletions to their day's deleted_records partition, keeping every row already there (`days`: also
+    these days, each written empty when it has no file yet)."""
+    converter = DELETIONS_TABLE.converter()
+    by_day: dict[str, list[dict]] = defaultdict(list, {day: [] for day in days})
     for deletion in deletions:
         by_day[day_key(detected_at)].append(converter.convert_row(deletion.row(detected_at)))
+
+    def adding(rows: list[dict]) -> Callable[[pa.Table | None], pa.Table]:
+        def change(stored: pa.Table | None) -> pa.Table:
+            added = pa.Table.from_batches([converter.to_batch(rows, extracted_at)])
+            merged = added if stored is None else pa.concat_tables([stored.cast(converter.schema), added])
+            # the first detection of a record wins: a later run never rewrites what an erasure wrote
+            return dedupe_newest(merged, DELETIONS_TABLE.key, None)
+
+        return change
+
     written: dict[str, StagedPartition] = {}
     for key, rows in by_day.items():
-        added = pa.Table.from_batches([converter.to_batch(rows, extracted_at)])
-        try:
-            stored = store.read(DELETED_RECORDS.name, key).cast(converter.schema)
-            merged = pa.concat_tables([stored, added])
-        except FileNotFoundError:
-            merged = added
-        # the first detection of a record wins: a later run never rewrites what an erasure wrote
-        merged = dedupe_newest(merged, DELETED_RECORDS.key, None)
-        local = scratch / DELETED_RECORDS.name / f"merged-{key}.parquet"
-        local.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(merged, local)
-        store.write_file(DELETED_RECORDS.name, key, local)
-        written[key] = StagedPartition(local, merged.num_rows)
+        rewritten = rewrite_partition(store, DELETIONS_TABLE.name, key, adding(rows), scratch, missing_ok=True)
+        assert rewritten is not None
+        written[key] = rewritten.staged
     return written

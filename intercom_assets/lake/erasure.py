@@ -20,19 +20,17 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from intercom_assets.declarations import ERASED, TableSpec, value_at
 from intercom_assets.lake.current_state import CURRENT_DIR
 from intercom_assets.lake.deletions import (
-    DELETED_RECORDS,
-    ERASED,
     LOG_NAME,
     LOG_SCHEMA,
     Deletion,
@@ -41,10 +39,11 @@ from intercom_assets.lake.deletions import (
     merge_deleted_records,
     suppress,
 )
+from intercom_assets.lake.rewrite import rewrite_partition
 from intercom_assets.lake.scroll_cache import ScrollCache
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.schemas import to_json
-from intercom_assets.tables import TABLES, TableSpec
+from intercom_assets.tables import DELETIONS_TABLE, PEOPLE_TABLE, TABLES
 
 MARKER = "[erased]"
 PERSONAL_KEYS = ("email", "name", "phone")  # of an object whose `id` is an erased contact (a part's author)
@@ -138,74 +137,93 @@ def _string_leaves(array: pa.ChunkedArray | pa.Array) -> Iterator[pa.Array]:
 class ErasureReport:
     """What an erasure did (counts only: never the ids or emails)."""
 
-    contacts: int = 0
-    conversations_removed: int = 0
-    tickets_removed: int = 0
+    people: int = 0
+    records_removed: dict[str, int] = field(default_factory=dict)  # table -> records that left with their owners
     rows_removed: int = 0
     files_rewritten: int = 0
     files_scanned: int = 0
     seconds: float = 0.0
     rewritten: dict[str, set[str]] = field(default_factory=dict)  # table -> partitions (not the current state)
 
+    def summary(self) -> str:
+        """One line for the run log (counts only)."""
+        owned = "".join(f", {count} {table}" for table, count in sorted(self.records_removed.items()))
+        return (f"Erasure: {self.people} {PEOPLE_TABLE.name}{owned} removed, {self.rows_removed} rows removed, "
+                f"{self.files_rewritten} of {self.files_scanned} files rewritten in {self.seconds} s")
 
-def contacts_with_emails(store: ParquetStore, emails: Iterable[str]) -> set[str]:
-    """Ids of stored contacts (any partition, the current state too) whose email is one of these."""
+
+def _stores(store: ParquetStore) -> tuple[ParquetStore, ParquetStore]:
+    """The lake's partitions and its current-state tables."""
+    return store, ParquetStore(store.root / CURRENT_DIR)
+
+
+def people_with_emails(store: ParquetStore, emails: Iterable[str]) -> set[str]:
+    """Ids of stored people (any partition, the current state too) whose email is one of these."""
     wanted = pa.array(sorted({e.strip().lower() for e in emails if e.strip()}), pa.string())
     found: set[str] = set()
-    if len(wanted) == 0:
+    column = PEOPLE_TABLE.person_email
+    if len(wanted) == 0 or column is None:
         return found
-    for source in (store, ParquetStore(store.root / CURRENT_DIR)):
-        for key in source.stored_partitions("contacts"):
-            data = source.read("contacts", key, columns=["id", "email"])
-            hit = pc.fill_null(pc.is_in(pc.utf8_lower(data.column("email")), value_set=wanted), False)
+    for source in _stores(store):
+        for key in source.stored_partitions(PEOPLE_TABLE.name):
+            data = source.read(PEOPLE_TABLE.name, key, columns=["id", column])
+            hit = pc.fill_null(pc.is_in(pc.utf8_lower(data.column(column)), value_set=wanted), False)
             found.update(data.filter(hit).column("id").to_pylist())
     return found
 
 
-def erase(store: ParquetStore, contact_ids: Iterable[str], emails: Iterable[str], now: int, scratch: Path
+def erase(store: ParquetStore, person_ids: Iterable[str], emails: Iterable[str], now: int, scratch: Path
           ) -> ErasureReport:
-    """Erase these contacts (and the contacts stored with these emails) from every file; see the module."""
+    """Erase these people (and the people stored with these emails) from every file; see the module."""
     started = time.monotonic()
     emails = list(emails)
-    ids = {str(i) for i in contact_ids} | contacts_with_emails(store, emails)
-    report = ErasureReport(contacts=len(ids))
+    ids = {str(i) for i in person_ids} | people_with_emails(store, emails)
+    report = ErasureReport(people=len(ids))
     if not ids and not emails:
         return report
     scrubber = Scrubber(ids, emails)
-    removed = {"contacts": ids}
-    for table in ("conversations", "tickets"):
-        removed[table] = _only_theirs(store, table, ids)
-    report.conversations_removed, report.tickets_removed = len(removed["conversations"]), len(removed["tickets"])
-    current = ParquetStore(store.root / CURRENT_DIR)
+    removed = {PEOPLE_TABLE.name: ids}
     for spec in TABLES:
+        if spec.owners is not None and spec.owners.table == PEOPLE_TABLE.name and spec.is_record_table:
+            removed[spec.name] = _only_theirs(store, spec, ids)
+            report.records_removed[spec.name] = len(removed[spec.name])
+    for spec in TABLES:
+        if spec.logs_deletions:
+            continue
         removals = _removals(spec, removed)
-        for source in (store, current):
+        for source in _stores(store):
             for key in sorted(source.stored_partitions(spec.name)):
-                if _rewrite(source, spec.name, key, removals, scrubber, scratch, report) and source is store:
-                    report.rewritten.setdefault(spec.name, set()).add(key)
+                report.files_scanned += 1
+                rewritten = rewrite_partition(source, spec.name, key, _cleaning(removals, scrubber, report),
+                                              scratch / "erase", keep_local=False)
+                if rewritten is not None:
+                    report.files_rewritten += 1
+                    if source is store:
+                        report.rewritten.setdefault(spec.name, set()).add(key)
     _erase_deleted_records(store, ids, scrubber, scratch, report)
     _erase_log(store, ids, scrubber, scratch)
     ScrollCache(store).discard()
-    erased = [Deletion("contacts", i, ERASED) for i in sorted(ids)]
-    erased += [Deletion(t, i, ERASED) for t in ("conversations", "tickets") for i in sorted(removed[t])]
-    DeletionLog().append(store, [d for d in erased if d.source_table != "contacts"], now, scratch)
-    for key in merge_deleted_records(store, erased, now, now, scratch / "deleted_records"):
-        report.rewritten.setdefault(DELETED_RECORDS.name, set()).add(key)
+    erased = [Deletion(table, i, ERASED) for table, found in removed.items() for i in sorted(found)]
+    DeletionLog().append(store, [d for d in erased if d.source_table != PEOPLE_TABLE.name], now, scratch)
+    for key in merge_deleted_records(store, erased, now, now, scratch / DELETIONS_TABLE.name):
+        report.rewritten.setdefault(DELETIONS_TABLE.name, set()).add(key)
     suppress(store, ids, scratch)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
 
-def _only_theirs(store: ParquetStore, table: str, ids: set[str]) -> set[str]:
-    """Records whose every contact (`contacts.contacts[].id`) is erased."""
+def _only_theirs(store: ParquetStore, spec: TableSpec, ids: set[str]) -> set[str]:
+    """Records whose every owner (e.g. `contacts.contacts[].id` of a conversation) is erased."""
+    assert spec.owners is not None
+    column, _, inner = spec.owners.path.partition(".")
     theirs: set[str] = set()
-    sources = (store, ParquetStore(store.root / CURRENT_DIR))
-    for source in sources:
-        for key in source.stored_partitions(table):
-            data = source.read(table, key, columns=["id", "contacts"])
-            for record_id, contacts in zip(data.column("id").to_pylist(), data.column("contacts").to_pylist(),
-                                           strict=True):
-                refs = {str(c.get("id")) for c in ((contacts or {}).get("contacts") or []) if c}
+    for source in _stores(store):
+        for key in source.stored_partitions(spec.name):
+            data = source.read(spec.name, key, columns=["id", column])
+            for record_id, owners in zip(data.column("id").to_pylist(), data.column(column).to_pylist(),
+                                         strict=True):
+                listed = value_at(owners, inner) if inner else owners
+                refs = {str(o.get("id")) for o in (listed or []) if isinstance(o, dict)}
                 if refs and refs <= ids:
                     theirs.add(record_id)
     return theirs
@@ -219,55 +237,55 @@ def _removals(spec: TableSpec, removed: dict[str, set[str]]) -> dict[str, set[st
     return {column: ids for column, ids in found.items() if ids}
 
 
-def _rewrite(source: ParquetStore, table: str, key: str, removals: dict[str, set[str]], scrubber: Scrubber,
-             scratch: Path, report: ErasureReport) -> bool:
-    """Remove and scrub one file; write it back only when something changed."""
-    report.files_scanned += 1
-    data = source.read(table, key)
-    kept, dropped = drop_rows(data, removals)
-    scrubbed = scrubber.table(kept)
-    if not dropped and scrubbed is None:
-        return False
-    kept = kept if scrubbed is None else scrubbed
-    local = scratch / "erase" / table / f"{key}.parquet"
-    local.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(kept.replace_schema_metadata(data.schema.metadata), local)
-    source.write_file(table, key, local)
-    local.unlink(missing_ok=True)
-    report.rows_removed += dropped
-    report.files_rewritten += 1
-    return True
+def _cleaning(removals: dict[str, set[str]], scrubber: Scrubber, report: ErasureReport
+              ) -> Callable[[pa.Table | None], pa.Table | None]:
+    """The change that removes the erased records' rows and scrubs the others (None when nothing changes)."""
+
+    def change(data: pa.Table | None) -> pa.Table | None:
+        if data is None:
+            return None
+        kept, dropped = drop_rows(data, removals)
+        scrubbed = scrubber.table(kept)
+        if not dropped and scrubbed is None:
+            return None
+        report.rows_removed += dropped
+        return kept if scrubbed is None else scrubbed
+
+    return change
+
+
+def _theirs(data: pa.Table, ids: set[str]) -> pa.Array:
+    """Rows of a deletion log or deleted_records that name one of these people."""
+    return pc.and_(pc.equal(data.column("source_table"), PEOPLE_TABLE.name),
+                   pc.fill_null(pc.is_in(data.column("id"), value_set=pa.array(sorted(ids), pa.string())), False))
 
 
 def _erase_deleted_records(store: ParquetStore, ids: set[str], scrubber: Scrubber, scratch: Path,
                            report: ErasureReport) -> None:
-    """Earlier rows of the erased contacts go (their `erased` row replaces them); other rows are scrubbed."""
-    for key in sorted(store.stored_partitions(DELETED_RECORDS.name)):
-        data = store.read(DELETED_RECORDS.name, key)
-        theirs = pc.and_(pc.equal(data.column("source_table"), "contacts"),
-                         pc.fill_null(pc.is_in(data.column("id"), value_set=pa.array(sorted(ids))), False))
-        kept = data.filter(pc.invert(theirs))
+    """Earlier rows of the erased people go (their `erased` row replaces them); other rows are scrubbed."""
+
+    def change(data: pa.Table | None) -> pa.Table | None:
+        if data is None:
+            return None
+        kept = data.filter(pc.invert(_theirs(data, ids)))
         scrubbed = scrubber.table(kept)
         if kept.num_rows == data.num_rows and scrubbed is None:
-            continue
-        kept = kept if scrubbed is None else scrubbed
-        local = scratch / "erase" / DELETED_RECORDS.name / f"{key}.parquet"
-        local.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(kept, local)
-        store.write_file(DELETED_RECORDS.name, key, local)
-        report.files_rewritten += 1
-        report.rewritten.setdefault(DELETED_RECORDS.name, set()).add(key)
+            return None
+        return kept if scrubbed is None else scrubbed
+
+    for key in sorted(store.stored_partitions(DELETIONS_TABLE.name)):
+        if rewrite_partition(store, DELETIONS_TABLE.name, key, change, scratch / "erase", keep_local=False):
+            report.files_rewritten += 1
+            report.rewritten.setdefault(DELETIONS_TABLE.name, set()).add(key)
 
 
 def _erase_log(store: ParquetStore, ids: set[str], scrubber: Scrubber, scratch: Path) -> None:
-    """The deletion log keeps no row of an erased contact (the suppression list stands for them)."""
+    """The deletion log keeps no row of an erased person (the suppression list stands for them)."""
     try:
         log = store.read_state(LOG_NAME).cast(LOG_SCHEMA)
     except FileNotFoundError:
         return
-    theirs = pc.and_(pc.equal(log.column("source_table"), "contacts"),
-                     pc.fill_null(pc.is_in(log.column("id"), value_set=pa.array(sorted(ids))), False))
-    kept = log.filter(pc.invert(theirs))
+    kept = log.filter(pc.invert(_theirs(log, ids)))
     scrubbed = scrubber.table(kept)
     kept = kept if scrubbed is None else scrubbed
     store.write_state(LOG_NAME, kept, scratch)

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext
+from dagster import InputContext, OutputContext
 from dagster._core.storage.upath_io_manager import UPathIOManager
 from upath import UPath
 
 from intercom_assets.lake.staging import StagedPartition
 from intercom_assets.lake.storage import PART_FILE, ParquetStore, partition_dir_name
-from intercom_assets.resources import ParquetStorageResource
 
 
 def partition_facts(store: ParquetStore, table: str, partition_key: str, staged: StagedPartition) -> dict[str, Any]:
@@ -85,12 +84,3 @@ class RangeParquetIOManager(UPathIOManager):
         with tempfile.TemporaryDirectory(prefix="intercom-io-") as scratch:
             for key in keys:
                 commit_partition(self.store, table, key, outputs[key], Path(scratch))
-
-
-class IntercomParquetIOManager(ConfigurableIOManagerFactory):
-    """Dagster-configurable factory; the storage root is shared with the assets through the resource."""
-
-    storage: ParquetStorageResource
-
-    def create_io_manager(self, context: Any) -> RangeParquetIOManager:
-        return RangeParquetIOManager(self.storage.get_store())

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from intercom_assets.lake.pii_policy import (
+from intercom_assets.lake.pii_rules import (
     ACTIONS,
     EXTRA_PREFIX,
     HASH,
@@ -20,9 +20,9 @@ from intercom_assets.lake.pii_policy import (
     MIN_SALT_LENGTH,
     POLICY_VARIABLE,
     SALT_VARIABLE,
-    PiiPolicy,
-    _Rule,
-    _Step,
+    LoadedRules,
+    Rule,
+    Step,
     settings_error,
 )
 from intercom_assets.schemas import JSON, MAP, STRING, Kind, List, Struct, unwrap
@@ -68,7 +68,7 @@ def _type_name(ftype: Any) -> str:
 class _Resolved:
     """How a path meets the declarations: its steps, how far the declared part reaches, and the type there."""
 
-    steps: list[_Step]
+    steps: list[Step]
     declared: int  # how many segments name declared fields
     ftype: Any  # the declared type at the last declared segment (lists taken off), None when nothing declared
     open_at: int | None  # index of the segment that is a JSON/MAP field, when the path goes inside one
@@ -76,7 +76,7 @@ class _Resolved:
 
 def _resolve(fields: Mapping[str, Any], segments: list[str], alias_problem: list[str]) -> _Resolved:
     """Walk the declared types along `segments` as far as they go; the rest are raw keys."""
-    steps: list[_Step] = []
+    steps: list[Step] = []
     members: Mapping[str, Any] = fields
     aliases: dict[str, str] = {}
     scalar_into: str | None = None
@@ -86,13 +86,13 @@ def _resolve(fields: Mapping[str, Any], segments: list[str], alias_problem: list
             alias_problem.append(f"`{'.'.join([*segments[:index], aliases[segment]])}`")
             segment = aliases[segment]
         if members is None or segment not in members:
-            steps.extend(_Step((s,)) for s in segments[index:])
+            steps.extend(Step((s,)) for s in segments[index:])
             return _Resolved(steps, index, ftype, None)
         keys = (segment, *(alias for alias, target in aliases.items() if target == segment))
-        steps.append(_Step(keys, through_scalar=scalar_into == segment))
+        steps.append(Step(keys, through_scalar=scalar_into == segment))
         ftype = _strip_lists(members[segment])
         if ftype is JSON or ftype is MAP:
-            steps.extend(_Step((s,)) for s in segments[index + 1:])
+            steps.extend(Step((s,)) for s in segments[index + 1:])
             return _Resolved(steps, index + 1, ftype, index)
         if isinstance(ftype, Struct):
             members, aliases, scalar_into = dict(ftype.fields), dict(ftype.aliases), ftype.scalar_into
@@ -132,7 +132,8 @@ class Loader:
         where = f", line {node.start_mark.line + 1}" if node is not None else ""
         raise settings_error(f"{POLICY_VARIABLE}={self.source}{where}: {problem}")
 
-    def load(self, text: str) -> PiiPolicy:
+    def load(self, text: str) -> LoadedRules | None:
+        """The file's validated rules (None for an empty file: keep everything)."""
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as error:
@@ -143,10 +144,10 @@ class Loader:
         except yaml.YAMLError as error:
             raise settings_error(f"{POLICY_VARIABLE}={self.source}: not valid YAML ({type(error).__name__})") from None
         if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
-            return PiiPolicy.empty()
+            return None
         if not isinstance(root, MappingNode):
             self.fail(root, "the policy must be a mapping of table names to {path: keep|hash|drop}")
-        rules: dict[str, list[_Rule]] = {}
+        rules: dict[str, list[Rule]] = {}
         described: dict[str, dict[str, str]] = {}
         hash_node: Node | None = None
         for table_node, paths_node in self._pairs(root, "table"):
@@ -169,7 +170,7 @@ class Loader:
                 f"characters), {self.key.problem}; e.g. python -c 'import secrets; print(secrets.token_hex(32))'",
             )
         mac = self.key.mac if hash_node is not None else None
-        return PiiPolicy({t: tuple(r) for t, r in rules.items()}, described, mac, self.source)
+        return LoadedRules({t: tuple(r) for t, r in rules.items()}, described, mac, self.source)
 
     def _pairs(self, node: MappingNode, what: str) -> Iterable[tuple[ScalarNode, Node]]:
         seen: dict[str, int] = {}
@@ -224,7 +225,7 @@ class Loader:
             self.fail(node, f"`{path}`: leave out list indexes; a rule applies to every element of a list")
         return segments
 
-    def _compile(self, spec: TableSpec, node: ScalarNode, action: str) -> _Rule | None:
+    def _compile(self, spec: TableSpec, node: ScalarNode, action: str) -> Rule | None:
         path = node.value
         segments = self._segments(node)
         extra = segments[0] == EXTRA_PREFIX
@@ -260,7 +261,7 @@ class Loader:
                 )
         if action == KEEP:
             return None
-        return _Rule(path, action, tuple(resolved.steps))
+        return Rule(path, action, tuple(resolved.steps))
 
     def _check_overlaps(self, table: str, node: Node) -> None:
         """Two rules where one path contains the other would apply in an order the file does not show."""
@@ -283,7 +284,7 @@ class Loader:
                     )
 
 
-def _variants(steps: list[_Step]) -> Iterable[tuple[str, ...]]:
+def _variants(steps: list[Step]) -> Iterable[tuple[str, ...]]:
     """Every raw key path a compiled path can match (a declared field and the other keys the API uses for it)."""
     variants: list[tuple[str, ...]] = [()]
     for step in steps:

@@ -74,42 +74,26 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from intercom_assets.lake.pii_loading import Key, Loader
+from intercom_assets.lake.pii_rules import (
+    DROP,
+    EXTRA_PREFIX,
+    HASH,
+    KEEP,
+    POLICY_VARIABLE,
+    SALT_VARIABLE,
+    LoadedRules,
+    Rule,
+    Step,
+    settings_error,
+)
 from intercom_assets.schemas import to_json
 
-POLICY_VARIABLE = "INTERCOM_PII_POLICY"
-SALT_VARIABLE = "INTERCOM_PII_SALT"
-KEEP, HASH, DROP = "keep", "hash", "drop"
-ACTIONS = (KEEP, HASH, DROP)
-EXTRA_PREFIX = "_extra"
-MIN_SALT_LENGTH = 16
+__all__ = ["DROP", "EXTRA_PREFIX", "HASH", "KEEP", "POLICY_VARIABLE", "SALT_VARIABLE", "PiiPolicy", "load_pii_policy"]
 _SCALARS = (str, int, float, bool)
-
-
-def settings_error(message: str) -> Exception:
-    # settings.py imports this module (Settings carries the loaded policy): its error class is looked up lazily.
-    from intercom_assets.settings import SettingsError
-
-    return SettingsError(message)
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One segment of a compiled path: the keys it matches in a dict (a declared name and the keys the API also
-    uses for it), and whether a bare scalar standing in for the enclosing object is this field's value."""
-
-    keys: tuple[str, ...]
-    through_scalar: bool = False
-
-
-@dataclass(frozen=True)
-class _Rule:
-    path: str
-    action: str
-    steps: tuple[_Step, ...]
 
 
 class PiiPolicy:
@@ -119,7 +103,7 @@ class PiiPolicy:
 
     def __init__(
         self,
-        rules: Mapping[str, tuple[_Rule, ...]],
+        rules: Mapping[str, tuple[Rule, ...]],
         described: Mapping[str, Mapping[str, str]],
         mac: hmac.HMAC | None,
         source: str | None,
@@ -138,8 +122,6 @@ class PiiPolicy:
     @classmethod
     def load(cls, path: str | os.PathLike[str], salt: str | bytes | None) -> PiiPolicy:
         """Read and validate a policy file; SettingsError naming the file (and the line) when it is not usable."""
-        from intercom_assets.lake.pii_loading import Key
-
         key = Key(salt)
         del salt  # from here on only the keyed HMAC exists (not even in this frame, should a traceback keep it)
         source = os.fspath(path)
@@ -152,18 +134,18 @@ class PiiPolicy:
                 f"{POLICY_VARIABLE}={source}: cannot read the policy file ({type(error).__name__}: "
                 f"{error.strerror or error})"
             ) from None
-        from intercom_assets.lake.pii_loading import Loader
-
-        return Loader(source, key).load(text)
+        return cls._of(Loader(source, key).load(text))
 
     @classmethod
     def parse(cls, text: str, salt: str | bytes | None, source: str = "<policy>") -> PiiPolicy:
         """Validate a policy's YAML text (`source` names it in errors)."""
-        from intercom_assets.lake.pii_loading import Key, Loader
-
         key = Key(salt)
         del salt
-        return Loader(source, key).load(text)
+        return cls._of(Loader(source, key).load(text))
+
+    @classmethod
+    def _of(cls, loaded: LoadedRules | None) -> PiiPolicy:
+        return cls.empty() if loaded is None else cls(loaded.rules, loaded.described, loaded.mac, loaded.source)
 
     # ---- use ---------------------------------------------------------------------------------------------
     @property
@@ -219,7 +201,7 @@ class PiiPolicy:
         mac.update(data)
         return mac.hexdigest()
 
-    def _walk(self, value: Any, steps: tuple[_Step, ...], index: int, action: str) -> Any:
+    def _walk(self, value: Any, steps: tuple[Step, ...], index: int, action: str) -> Any:
         if index == len(steps):
             if action == DROP:
                 return None

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import shutil
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -296,3 +299,28 @@ class StagedTable:
 
     partitions: dict[str, StagedPartition]
     counts: StageCounts = field(default_factory=StageCounts)
+
+
+def fresh_staging_dir(configured: str | None) -> Path:
+    """A new staging directory for this run, after removing those that killed runs left behind.
+
+    Each directory is named after the process that made it, and only directories whose process is gone are
+    removed, so runs of other Dagster instances (or parallel test workers) sharing the directory are left alone.
+    """
+    parent = Path(configured or tempfile.gettempdir()) / "intercom-staging"
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.iterdir():
+        owner = stale.name.split("-")[1] if stale.name.startswith("run-") else ""
+        if owner.isdigit() and not _process_alive(int(owner)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=parent))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
