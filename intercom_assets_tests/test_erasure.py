@@ -145,3 +145,43 @@ def test_the_scrubber_nulls_values_objects_and_text():
     assert clean["email"] is None and clean["ids"] == [None, "1234"]
     assert json.loads(clean["_extra"]) == {"contact": {"email": None}, "n": None}
     assert row["author"]["id"] == "123"  # the input is not modified
+
+
+def test_an_erasure_completes_what_it_can_when_intercom_refuses_the_email_search(setup, intercom_server, tmp_path):
+    """Intercom answers the contact search on email with 400: every id given and every stored person with one of
+    the emails is erased all the same, the run fails naming the lookup (never the email), and a second run after
+    Intercom recovers succeeds."""
+    root, staging, home = setup
+    tables = ",".join(f"intercom/{t}" for t in ("contacts", "conversations", "conversation_contacts"))
+    _cli(home, "asset", "materialize", "--select", tables, "--partition-range", f"{FIRST}...{LAST}")
+    ws = intercom_server.workspace
+    stored = ds.dataset(root / "contacts", format="parquet", partitioning="hive").to_table().to_pylist()
+    emailed = [c for c in stored if c["email"]]
+    by_id, by_email = emailed[0], emailed[1]
+    needles = {"id": by_id["id"], "email": by_id["email"], "other id": by_email["id"], "other email": by_email["email"]}
+    assert len(_traces(root, staging, home, needles, by_id["id"])) >= 4, "both people are in the lake before"
+    emails = tmp_path / "emails.txt"
+    emails.write_text(f"{by_email['email']}\n")
+    config = tmp_path / "erase.yaml"
+    config.write_text(json.dumps({"ops": {"intercom_erase": {"config": {
+        "contact_ids": [by_id["id"]], "emails_file": str(emails)}}}}))
+    command = [sys.executable, "-m", "dagster", "job", "execute", "-j", "intercom_erase_job", "-c", str(config),
+               "-m", "intercom_assets.definitions"]
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+
+    intercom_server.set_unsearchable("contacts", {"email"})
+    refused = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "1 of 1 emails could not be looked up in Intercom (POST /contacts/search: HTTP 400" in output
+    assert by_email["email"].lower() not in output.lower()
+    # what could be resolved is erased everywhere: the id given, and the person the lake holds with the email
+    leftovers = [t for t in _traces(root, staging, home, needles, by_id["id"]) if "deleted_records" not in t]
+    assert leftovers == []
+    assert set(pq.read_table(root / SUPPRESSED).column("id").to_pylist()) == {by_id["id"], by_email["id"]}
+
+    intercom_server.set_unsearchable("contacts", set())
+    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert "Erasure: 2 contacts" in again.stdout + again.stderr
+    assert ws.contacts.get(by_email["id"]) is not None  # Intercom still holds them; the lake does not

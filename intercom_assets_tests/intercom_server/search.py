@@ -172,6 +172,8 @@ class QueryCompiler:
             raise ApiError(f"operator {operator!r} is not supported")
         if "value" not in node:
             raise ApiError(f"filter on {field} needs a value")
+        if field in self.workspace.unsearchable.get(self.kind, ()):
+            raise ApiError(f"{field} is not a searchable field", code="parameter_invalid")
         self.fields.add(field)
         value = node["value"]
         if operator in ("IN", "NIN") and not isinstance(value, list):

@@ -152,6 +152,11 @@ class IntercomTestServer:
     def refusals(self) -> dict[str, str]:
         return self._state.refusals.snapshot()
 
+    def set_unsearchable(self, kind: str, fields: set[str]) -> None:
+        """Answer 400 to a search of `kind` ("contacts", "conversations", "tickets") that filters on one of these
+        fields; an empty set clears."""
+        self.workspace.unsearchable[kind] = set(fields)
+
     @property
     def merged_contact_status(self) -> int:
         """What GET /contacts/{id} answers for a merged-away contact: 410 (the description) or 404."""

@@ -53,6 +53,8 @@ class Workspace(Steering):
         if not 0.0 <= unanswered_share <= 1.0:
             raise ValueError("unanswered_share must be within [0, 1]")
         self.unanswered_share = unanswered_share
+        # kind -> fields its search answers 400 on (a workspace or region that refuses a search, e.g. on email)
+        self.unsearchable: dict[str, set[str]] = {}
         self.seed = seed
         self.scale = scale
         self.size = SCALES[scale]
