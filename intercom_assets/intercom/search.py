@@ -161,7 +161,7 @@ class SearchMixin(Transport):
         while True:
             payload = self._request("POST", "/contacts/search", endpoint="POST /contacts/search", body=body)
             ids.extend(str(c.get("id")) for c in payload.get("data") or [] if isinstance(c, dict))
-            cursor = ((payload.get("pages") or {}).get("next") or {}).get("starting_after")
+            cursor = (parsing.next_page(payload, "POST /contacts/search") or {}).get("starting_after")
             if not cursor:
                 return ids
             body = {**body, "pagination": {"per_page": MAX_SEARCH_PER_PAGE, "starting_after": cursor}}
