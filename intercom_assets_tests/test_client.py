@@ -21,11 +21,13 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intercom_assets.intercom.client import IntercomClient, _endpoint_template
+from intercom_assets.intercom.client import IntercomClient
 from intercom_assets.intercom.errors import IntercomAPIError, IntercomAuthError, IntercomConfigError, IntercomError
-from intercom_assets.intercom.ratelimit import RatePacer, RequestSlots, backoff_delay
+from intercom_assets.intercom.pacing import RatePacer, RequestSlots
 from intercom_assets.intercom.request_stats import RequestStats
+from intercom_assets.intercom.retries import backoff_delay
 from intercom_assets.intercom.search import plan_slices
+from intercom_assets.intercom.session import endpoint_template as _endpoint_template
 from intercom_assets_tests.intercom_server import Faults, IntercomTestServer
 
 TOKEN = "test-token-0123456789abcdef"

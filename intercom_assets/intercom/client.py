@@ -1,8 +1,8 @@
 """HTTP client for Intercom's REST API, shared by every table of one run (no Dagster in here).
 
-IntercomClient puts together the transport (session, retries, rate pacing, bounded concurrency: transport.py),
-windowed search (search.py), the companies scroll (scroll.py), and here: paged lists and concurrent per-record
-requests.
+IntercomClient puts together the transport (one request with its session, pacing, retries and answer parsing:
+transport.py), windowed search (search.py), the companies scroll (scroll.py), and here: paged lists and
+concurrent per-record requests.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
+from intercom_assets.intercom import parsing
 from intercom_assets.intercom.errors import IntercomAPIError
 from intercom_assets.intercom.request_stats import RequestStats
 from intercom_assets.intercom.scroll import ScrollMixin
 from intercom_assets.intercom.search import SearchMixin
-from intercom_assets.intercom.transport import _check_path, _endpoint_template
+from intercom_assets.intercom.session import check_path, endpoint_template
 
-__all__ = ["IntercomClient", "RequestStats", "_endpoint_template"]
+__all__ = ["IntercomClient", "RequestStats"]
 
 logger = logging.getLogger("intercom_assets.intercom.client")
 
@@ -48,16 +49,16 @@ class IntercomClient(SearchMixin, ScrollMixin):
         URL with ``page=N``); a URL is never requested as such (it could point anywhere): only its cursor or
         page number is taken. `list_key` may name alternatives, ``"data|companies"``.
         """
-        _check_path(path)
-        endpoint = _endpoint_template("GET", path)
+        check_path(path)
+        endpoint = endpoint_template("GET", path)
         turn: dict[str, Any] = {}
         while True:
             payload = self._request("GET", path, endpoint=endpoint, params={**(params or {}), **turn},
                                     bulk=bulk, cancel=cancel)
-            records = self._records(payload, list_key, endpoint)
+            records = parsing.records(payload, list_key, endpoint)
             if records:
                 yield records
-            following = self._next_page(payload, endpoint)
+            following = parsing.next_page(payload, endpoint)
             if following is None:
                 return
             if following == turn or ("page" in following and following["page"] <= turn.get("page", 1)):
@@ -75,7 +76,7 @@ class IntercomClient(SearchMixin, ScrollMixin):
         bounded however many come in. The first error cancels the rest and is raised. A record that no longer
         exists (404, deleted since it was listed; 410, merged away) yields ``(id, None)`` with a warning.
         """
-        endpoint = _endpoint_template("GET", path_template.replace("{id}", "0"))
+        endpoint = endpoint_template("GET", path_template.replace("{id}", "0"))
         for record_id, (status, answer) in self._concurrently(
             ids, lambda record_id, cancel: self._get_one(path_template, endpoint, record_id, list_key, cancel)
         ):
@@ -86,7 +87,7 @@ class IntercomClient(SearchMixin, ScrollMixin):
     def probe_many(self, path_template: str, ids: Iterable[str]) -> Iterator[tuple[str, int]]:
         """``(id, status)`` of ``GET path_template`` for each id, concurrently: 200 (it exists), 404 (deleted) or 410
         (merged away, for contacts). Any other failure is raised, as by get_many."""
-        endpoint = _endpoint_template("GET", path_template.replace("{id}", "0"))
+        endpoint = endpoint_template("GET", path_template.replace("{id}", "0"))
         for record_id, (status, _) in self._concurrently(
             ids, lambda record_id, cancel: self._get_one(path_template, endpoint, record_id, None, cancel)
         ):

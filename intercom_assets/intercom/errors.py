@@ -41,3 +41,11 @@ class IntercomAPIError(IntercomError):
         self.message = message
         shown = f"HTTP {status}" if status is not None else "no HTTP response"
         super().__init__(f"{endpoint} failed with {shown} ({code or 'no error code'}): {message}")
+
+
+class Cancelled(IntercomError):
+    """Raised inside the client's worker threads once the caller gave up; never reaches the caller."""
+
+
+class TransientError(IntercomAPIError):
+    """A retryable failure raised as-is because the caller asked for no retry (the scroll restarts instead)."""

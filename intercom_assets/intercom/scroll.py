@@ -6,9 +6,9 @@ import logging
 import time
 from collections.abc import Iterator
 
-from intercom_assets.intercom.errors import IntercomAPIError, IntercomError
-from intercom_assets.intercom.ratelimit import backoff_delay
-from intercom_assets.intercom.transport import Transport, _TransientError
+from intercom_assets.intercom import parsing
+from intercom_assets.intercom.errors import IntercomAPIError, IntercomError, TransientError
+from intercom_assets.intercom.transport import Transport
 
 logger = logging.getLogger("intercom_assets.intercom.client")
 
@@ -73,7 +73,7 @@ class ScrollMixin(Transport):
         payload = self._start_scroll()
         while True:
             # The end is an empty page; its scroll_param (present even with no companies at all) would 404.
-            records = self._records(payload, "data", SCROLL_ENDPOINT)
+            records = parsing.records(payload, "data", SCROLL_ENDPOINT)
             if not records:
                 return
             yield records
@@ -85,7 +85,7 @@ class ScrollMixin(Transport):
             try:
                 payload = self._request("GET", SCROLL_PATH, endpoint=SCROLL_ENDPOINT,
                                         params={"scroll_param": scroll_param}, retry_transient=False)
-            except _TransientError as exc:
+            except TransientError as exc:
                 raise _ScrollBroken(exc.status, exc.code) from None
             except IntercomAPIError as exc:
                 if exc.status == 404:
@@ -102,8 +102,7 @@ class ScrollMixin(Transport):
                 left = deadline - time.monotonic()
                 if exc.status != 400 or exc.code != "scroll_exists" or left <= 0:
                     raise
-                delay = min(left, max(self._backoff_base, backoff_delay(attempt, self._backoff_base,
-                                                                        self._backoff_max)))
+                delay = min(left, max(self._retries.backoff_base, self._retries.backoff(attempt)))
                 attempt += 1
                 logger.warning("%s: another scroll is open (scroll_exists); waiting %.2fs for it to expire",
                                SCROLL_ENDPOINT, delay)

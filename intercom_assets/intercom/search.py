@@ -24,8 +24,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from intercom_assets.intercom.errors import IntercomAPIError, IntercomError
-from intercom_assets.intercom.transport import Transport, _Cancelled, _check_path, _endpoint_template
+from intercom_assets.intercom import parsing
+from intercom_assets.intercom.errors import Cancelled, IntercomAPIError, IntercomError
+from intercom_assets.intercom.session import check_path, endpoint_template
+from intercom_assets.intercom.transport import Transport
 
 logger = logging.getLogger("intercom_assets.intercom.client")
 
@@ -108,7 +110,7 @@ def _offer(pages: queue.Queue, item: Any, cancel: threading.Event, always: bool 
             return
         except queue.Full:
             if cancel.is_set() and not always:
-                raise _Cancelled("search") from None
+                raise Cancelled("search") from None
 
 
 class _Yielded:
@@ -159,7 +161,7 @@ class SearchMixin(Transport):
         while True:
             payload = self._request("POST", "/contacts/search", endpoint="POST /contacts/search", body=body)
             ids.extend(str(c.get("id")) for c in payload.get("data") or [] if isinstance(c, dict))
-            cursor = ((payload.get("pages") or {}).get("next") or {}).get("starting_after")
+            cursor = (parsing.next_page(payload, "POST /contacts/search") or {}).get("starting_after")
             if not cursor:
                 return ids
             body = {**body, "pagination": {"per_page": MAX_SEARCH_PER_PAGE, "starting_after": cursor}}
@@ -180,7 +182,7 @@ class SearchMixin(Transport):
         again, on a later page, only with a strictly newer updated_at. A consumer that keeps, per id, the row
         with the newest updated_at therefore ends with exactly one current row per record.
         """
-        _check_path(path)
+        check_path(path)
         if not 1 <= per_page <= MAX_SEARCH_PER_PAGE:
             raise ValueError(f"per_page must be between 1 and {MAX_SEARCH_PER_PAGE}")
         low, high = _ceil_seconds(start, "start"), _ceil_seconds(end, "end")
@@ -189,7 +191,7 @@ class SearchMixin(Transport):
         day_granular = path in DAY_GRANULAR_PATHS
         zone = self.workspace_zone() if day_granular else None
         slices = plan_slices(low, high, zone, day_granular, max_slices)
-        endpoint = _endpoint_template("POST", path)
+        endpoint = endpoint_template("POST", path)
         yielded = _Yielded()
         pages: queue.Queue[Any] = queue.Queue(maxsize=2 * len(slices))
         cancel = threading.Event()
@@ -197,7 +199,7 @@ class SearchMixin(Transport):
         def read(one: Slice) -> None:
             try:
                 self._read_slice(path, endpoint, list_key, per_page, one, yielded, pages, cancel, params)
-            except _Cancelled:
+            except Cancelled:
                 pass
             except BaseException as exc:  # handed to the consumer, which raises it
                 _offer(pages, exc, cancel, always=True)
@@ -253,7 +255,7 @@ class SearchMixin(Transport):
         cursor: str | None = None
         while True:
             if cancel.is_set():
-                raise _Cancelled(endpoint)
+                raise Cancelled(endpoint)
             pagination: dict[str, Any] = {"per_page": per_page}
             if cursor:
                 pagination["starting_after"] = cursor
@@ -264,7 +266,7 @@ class SearchMixin(Transport):
                 shifted |= last_total is not None and total < last_total
                 last_total = total
             kept: list[tuple[str, int, dict]] = []
-            for record in self._records(payload, list_key, endpoint):
+            for record in parsing.records(payload, list_key, endpoint):
                 updated_at = _as_timestamp(record.get("updated_at")) if isinstance(record, dict) else None
                 if updated_at is None or record.get("id") is None:
                     raise IntercomAPIError(endpoint, 200, "unexpected_response",
@@ -277,7 +279,7 @@ class SearchMixin(Transport):
             fresh = yielded.take_newer(kept)
             if fresh:
                 _offer(pages, fresh, cancel)
-            following = self._next_page(payload, endpoint)
+            following = parsing.next_page(payload, endpoint)
             next_cursor = following.get("starting_after") if following else None
             if not next_cursor:
                 return shifted

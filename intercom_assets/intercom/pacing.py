@@ -1,14 +1,14 @@
-"""Client-side pacing and backoff for Intercom's 10-second rate-limit windows.
+"""Pacing and concurrency: when the next request may start (the rate budget) and how many may be in flight.
 
-Intercom's limit is shared by every app of the workspace, so this app aims to use only a share of it: it stops
-sending when the window's remaining budget drops to the part reserved for others, and spaces requests evenly
-across the window so a long concurrent run does not burn the budget in the first second and then meet 429s.
+Intercom's limit (per 10-second window) is shared by every app of the workspace, so this app aims to use only a
+share of it: it stops sending when the window's remaining budget drops to the part reserved for others, and
+spaces requests evenly across the window so a long concurrent run does not burn the budget in the first second
+and then meet 429s. Requests in flight follow the allowed rate times the observed latency, within a ceiling.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -17,16 +17,6 @@ from contextlib import contextmanager
 WINDOW_SECONDS = 10.0
 # Without a Reset header we cannot know when the window ends; pausing this long is a cheap, safe guess.
 UNKNOWN_RESET_PAUSE_SECONDS = 1.0
-
-
-def backoff_delay(attempt: int, base_seconds: float, max_seconds: float,
-                  rng: Callable[[float, float], float] = random.uniform) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(max, base * 2**attempt)].
-
-    Full jitter keeps many threads (or many runs) that failed together from retrying in lockstep.
-    """
-    ceiling = min(max_seconds, base_seconds * (2 ** min(attempt, 62)))
-    return rng(0.0, max(0.0, ceiling))
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> float | None:
@@ -243,3 +233,38 @@ class RatePacer:
         seconds = min(max(0.0, seconds), self._max_wait)
         with self._cond:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+class Throttle:
+    """The rate pacer and the in-flight bound of one client, shared by all its threads, fed by every answer.
+
+    A request holds a slot and its pacing turn for as long as it is on the wire (`turn`); each answer's rate
+    headers and latency then set the budget, the spacing and how many requests may be in flight (`observe`).
+    """
+
+    def __init__(self, rate_limit_share: float, max_concurrency: int, max_wait_seconds: float) -> None:
+        self.pacer = RatePacer(rate_limit_share, max_wait_seconds=max_wait_seconds)
+        self._target = InFlightTarget(max_concurrency)
+        self._slots = RequestSlots(self._target.target(None))
+
+    @property
+    def in_flight_limit(self) -> int:
+        """How many requests may currently be in flight (rate × latency, within the ceiling)."""
+        return self._slots.limit
+
+    @contextmanager
+    def turn(self, cancel: threading.Event | None, bulk: bool) -> Iterator[None]:
+        """Hold a request slot and wait for the pacer; a set `cancel` ends the wait early (check it after)."""
+        with self._slots.hold(bulk):
+            self.pacer.acquire(cancel, bulk)
+            yield
+
+    def observe(self, headers: Mapping[str, str], seconds: float) -> None:
+        """Learn from one answer: its rate headers and how long it took."""
+        self.pacer.observe(headers)
+        self._target.observe(seconds)
+        self._slots.set_limit(self._target.target(self.pacer.requests_per_second))
+
+    def pause(self, seconds: float) -> None:
+        """Hold every thread of the client for `seconds` (capped), e.g. until a 429's window resets."""
+        self.pacer.pause(seconds)
