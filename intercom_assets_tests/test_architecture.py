@@ -90,6 +90,17 @@ def test_no_import_cycle_between_modules_or_folders() -> None:
     assert _cycle(folders) is None, f"import cycle between folders: {' -> '.join(_cycle(folders) or [])}"
 
 
+def test_no_private_name_is_imported_from_another_module() -> None:
+    """A module's `_names` are its own: what another module needs is public (and said to be)."""
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("intercom_assets"):
+                found += [f"{name}: {alias.name} from {node.module}" for alias in node.names
+                          if alias.name.startswith("_")]
+    assert found == []
+
+
 def test_the_cycle_finder_finds_cycles() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
@@ -188,3 +199,24 @@ def test_every_deletion_signal_belongs_to_a_record_table() -> None:
         assert signal is not None and (signal.deleted_list or signal.merges or signal.sweep or signal.complete)
         if signal.sweep or signal.complete:
             assert signal.probe is not None, f"{source.name}: a listing alone never proves a deletion"
+
+
+def test_every_asset_is_declared_in_a_group_of_ours_with_a_description() -> None:
+    """No asset the UI shows is a stub Dagster made up for an undeclared dependency (in the `default` group)."""
+    from dagster._core.definitions.assets.definition.asset_spec import SYSTEM_METADATA_KEY_AUTO_CREATED_STUB_ASSET
+
+    from intercom_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    assert len(keys) > len(TABLES)
+    problems = []
+    for key in sorted(keys, key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        if node.metadata.get(SYSTEM_METADATA_KEY_AUTO_CREATED_STUB_ASSET):
+            problems.append(f"{key.to_user_string()}: an auto-created stub")
+        if node.group_name in (None, "default"):
+            problems.append(f"{key.to_user_string()}: in the default group")
+        if not (node.description or "").strip():
+            problems.append(f"{key.to_user_string()}: no description")
+    assert problems == []
