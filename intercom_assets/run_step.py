@@ -205,10 +205,11 @@ def _deletion_days(context: AssetExecutionContext, store: ParquetStore, window: 
             continue
         if key not in stored:
             merge_deleted_records(store, [], 0, extracted_at, staging / "_deletions", days=[key])
+        path = store.partition_path(DELETIONS_TABLE.name, key)
         yield AssetMaterialization(
             asset_key(DELETIONS_TABLE.name), partition=key,
-            metadata={"dagster/row_count": store.row_count(DELETIONS_TABLE.name, key),
-                      "dagster/uri": str(store.partition_path(DELETIONS_TABLE.name, key))},
+            metadata={"dagster/row_count": store.row_count(DELETIONS_TABLE.name, key), "dagster/uri": str(path),
+                      "size_bytes": path.stat().st_size},
             description="No deletion detected by this run on this day; the rows stored for it are unchanged.")
 
 

@@ -29,7 +29,7 @@ FIRST, LAST = "2026-11-10", "2026-11-20"  # the test server's data ends on TEST_
 TODAY = datetime.now(UTC).date().isoformat()  # snapshots are taken on the real day of extraction
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
 TO_TODAY = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": TODAY}
-INCREMENTAL = [spec for spec in TABLES if not spec.is_snapshot]
+INCREMENTAL = [spec for spec in TABLES if spec.has_current_state]  # history tables (deleted_records is a log)
 SNAPSHOTS = [spec for spec in TABLES if spec.is_snapshot]
 
 
@@ -141,6 +141,11 @@ def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server):
     for spec in SNAPSHOTS:
         # a range that does not reach today takes no snapshot: no file, no materialization, no check result
         assert not (root / spec.name).exists() and states[spec.name] == {}, spec.name
+    # deleted_records: every day of the range is materialized (empty: nothing was detected then) and checked, and
+    # the day of detection (the real today) holds the seeded deletions and merges
+    assert states["deleted_records"] == {**dict.fromkeys(keys_between(FIRST, LAST), "SUCCEEDED"),
+                                         TODAY: "SUCCEEDED"}
+    assert all(not _stored(root, "deleted_records", day) for day in keys_between(FIRST, LAST))
     # (the test server seeds deleted conversations and merged leads: their detection lands in deleted_records)
     # (and the current state of every incremental table, refreshed in the same run)
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
@@ -235,7 +240,8 @@ def test_each_partition_event_carries_its_own_facts_and_the_run_its_figures(env,
         tags = instance.get_run_by_id(result.run_id).tags
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     events = [e for e in result.get_asset_materialization_events() if e.partition is not None]
-    assert len(events) == len(INCREMENTAL) * len(days) + len(SNAPSHOTS) + 1  # + deleted_records, detected today
+    # + deleted_records over the range: the detections on today, the other days empty
+    assert len(events) == len(INCREMENTAL) * len(days) + len(SNAPSHOTS) + len(days)
     current = [e for e in result.get_asset_materialization_events() if e.partition is None]
     assert sorted(e.asset_key.path[-1] for e in current) == sorted(f"{spec.name}_current" for spec in INCREMENTAL)
     for event in current:  # where the state is, and what its refresh did

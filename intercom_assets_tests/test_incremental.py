@@ -33,8 +33,8 @@ def _run(root: Path, monkeypatch) -> None:
 def _rows(root: Path) -> dict[str, list[str]]:
     out = {}
     for spec in TABLES:
-        if spec.is_snapshot:
-            continue  # the range ends before today: no snapshot is taken
+        if spec.is_snapshot or spec.logs_deletions:
+            continue  # the range ends before today: no snapshot is taken; detections carry each run's own time
         table = ds.dataset(root / spec.name, format="parquet", partitioning="hive").to_table()
         out[spec.name] = sorted(
             json.dumps(row, default=str, sort_keys=True) for row in table.drop_columns(["_extracted_at"]).to_pylist()

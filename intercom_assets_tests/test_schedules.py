@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from dagster import (
     DagsterRunStatus,
@@ -83,7 +84,7 @@ def test_tick_requests_one_window_run_and_one_snapshot_run(env, when: datetime, 
     assert window.tags[START] == first and window.tags[END] == last
     # the tables with history, then their current state, in the same run
     assert set(window.asset_selection) == {asset_key(n) for s in TABLES if not s.is_snapshot
-                                           for n in (s.name, f"{s.name}_current")}
+                                           for n in (s.name, *([f"{s.name}_current"] if s.has_current_state else []))}
     # the snapshot tables over the tick's day only: they have no other days
     assert snapshots.tags[START] == snapshots.tags[END] == last
     assert set(snapshots.asset_selection) == {asset_key(s.name) for s in TABLES if s.is_snapshot}
@@ -178,16 +179,20 @@ def test_the_requested_window_run_writes_every_table_and_runs_the_checks(env, in
         result = results[0]
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     window = keys_between("2026-11-18", "2026-11-20")
+    # deleted_records: the seeded deletions and merges land on the day they were detected (the real today); every
+    # day of the window is materialized too, empty
+    detected = [p.parent.name.removeprefix("date=") for p in (root / "deleted_records").glob("date=*/part-0.parquet")
+                if pq.ParquetFile(p).metadata.num_rows]
+    assert len(detected) == 1 and detected[0] not in window
     for spec in TABLES:
         written = sorted(p.parent.name.removeprefix("date=") for p in (root / spec.name).glob("date=*/part-0.parquet"))
         # the tick (TEST_NOW's day) is not the real today, so its snapshot run takes no snapshot
-        assert written == ([] if spec.is_snapshot else window), spec.name
+        expected = [] if spec.is_snapshot else sorted({*window, *detected}) if spec.logs_deletions else window
+        assert written == expected, spec.name
     # The checks ran inside the same run, once per table and written partition, and pass on real data (but the
     # WARN of the seeded over-500-parts conversation, on its own partition).
     # (and deleted_records', on the day the seeded deletions and merges were detected: the real today)
     evaluations = result.get_asset_check_evaluations()
-    detected = [p.parent.name.removeprefix("date=") for p in (root / "deleted_records").glob("date=*/part-0.parquet")]
-    assert len(detected) == 1
     assert sorted((e.asset_key.path[-1], e.partition) for e in evaluations) == sorted(
         [(spec.name, day) for spec in TABLES if not spec.is_snapshot for day in window]
         + [("deleted_records", detected[0])]
@@ -209,10 +214,11 @@ def test_intercom_tables_decides_what_the_schedule_catchup_freshness_and_alerts_
     job = defs.resolve_job_def(INTERCOM_JOB)
     assert set(job.asset_layer.executable_asset_keys) == selected | {
         asset_key(f"{name}_current") for name in ("contacts", "conversations", "conversation_parts")}
-    # every table is still defined (with deleted_records and the current states), so the UI can select any subset
-    history = [spec for spec in TABLES if not spec.is_snapshot]
+    # every table is still defined (deleted_records among them, and the current states), so the UI can select any
+    # subset
+    history = [spec for spec in TABLES if spec.has_current_state]
     assert len([k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "intercom"]) == len(
-        TABLES) + 1 + len(history)
+        TABLES) + len(history)
     assets_def = defs.resolve_assets_def(asset_key("contacts"))
     fresh = {key for key, spec in assets_def.specs_by_key.items() if spec.freshness_policy is not None}
     assert fresh == selected
