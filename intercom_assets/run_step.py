@@ -33,7 +33,7 @@ from dagster import (
     Output,
 )
 
-from intercom_assets.automation.checks import check_keys, evaluate_partitions, latest_materializations
+from intercom_assets.automation.checks import check_evaluations, check_keys, evaluate_partitions
 from intercom_assets.automation.schedules import TRIGGER_CATCHUP, TRIGGER_TAG
 from intercom_assets.extraction import ExtractionResult, ScrollPolicy, Window, extract
 from intercom_assets.extraction.deletions import DeletionDetector
@@ -205,12 +205,8 @@ def _evaluate_checks(context: AssetExecutionContext, store: ParquetStore, select
     every = {spec.name: spec for spec in (*TABLES, DELETED_RECORDS)}
     targets.update({(table, key): every[table] for table, keys in rewritten.items() for key in keys})
     wanted = set(context.selected_asset_check_keys) | set(check_keys([every[t] for t in rewritten]))
-    by_table: dict[str, list[str]] = defaultdict(list)
-    for table, key in targets:
-        by_table[table].append(key)
-    latest = {table: latest_materializations(context.instance, table, keys) for table, keys in by_table.items()}
-    for verdict in evaluate_partitions(store, [(spec, key) for (_, key), spec in sorted(targets.items())]):
-        yield from verdict.evaluations(wanted, latest[verdict.table.name].get(verdict.partition))
+    verdicts = evaluate_partitions(store, [(spec, key) for (_, key), spec in sorted(targets.items())])
+    yield from check_evaluations(context.instance, verdicts, wanted)
 
 
 def chain_seconds(result: ExtractionResult, selected: Sequence[TableSpec]) -> dict[str, float]:
