@@ -65,7 +65,7 @@ from intercom_assets.tables import TABLES, TableSpec
 CHECK_VALID = "partition_valid"
 MAX_SAMPLES = 5
 READ_THREADS = 8
-MAX_SEVERITY_LOOKUPS = 30  # failing partitions outside the run whose severity is looked up (newest first)
+MAX_SEVERITY_LOOKUPS = 10  # failing partitions outside the run whose severity is looked up (newest first)
 
 
 def has_parts_check(spec: TableSpec) -> bool:
