@@ -307,3 +307,16 @@ def test_current_materializations_record_the_whole_states_size(store, tmp_path):
         assert (second["partitions"], second["rows_in"], second["files_rewritten"], second["rows_out"]) == (1, 1, 2, 2)
         assert (second["dagster/row_count"], second["files"]) == (3, 3)
         assert second["dagster/uri"] == f"{store.root}/current/contacts"
+
+
+def test_state_size_on_an_object_store(tmp_path):
+    """The same counting through fsspec's listing details where there are no local stats (memory://)."""
+    store = ParquetStore(f"memory://size-{tmp_path.name}")
+    cur, scratch = current_store(store), tmp_path / "scratch"
+    rows = pa.table({"id": ["a", "b", "c"]})
+    for day in DAYS[:2]:
+        cur.write_table("contacts", day, rows, scratch)
+    assert state_size(store, "contacts", scratch) == StateSize(files=2, rows=6, footers_read=2)
+    assert state_size(store, "contacts", scratch) == StateSize(files=2, rows=6, footers_read=0)
+    cur.write_table("contacts", DAYS[1], rows.slice(0, 1), scratch)
+    assert state_size(store, "contacts", scratch) == StateSize(files=2, rows=4, footers_read=1)

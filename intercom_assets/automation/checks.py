@@ -218,8 +218,7 @@ def failing_partitions(
             key, limit=1, status={AssetCheckExecutionRecordStatus.FAILED},
             partition_filter=PartitionKeyFilter(key=partition),
         )
-        evaluation = history[0].evaluation if history else None
-        failing[partition] = evaluation.severity if evaluation is not None else None
+        failing[partition] = history[0].evaluation.severity if history and history[0].evaluation else None
     return failing
 
 

@@ -23,7 +23,8 @@ from intercom_assets.lake.current_state import READ_AHEAD, current_store
 from intercom_assets.lake.storage import PART_FILE, ParquetStore, partition_dir_name
 
 # what identifies one version of a file in an fsspec listing (local, s3, gcs, azure)
-IDENTITY_FIELDS = ("size", "mtime", "ino", "ETag", "etag", "LastModified", "last_modified", "generation", "md5Hash")
+IDENTITY_FIELDS = ("size", "mtime", "ino", "created", "ETag", "etag", "LastModified", "last_modified", "generation",
+                   "md5Hash")
 _MANIFEST = pa.schema([("day", pa.string()), ("identity", pa.string()), ("rows", pa.int64())])
 
 
