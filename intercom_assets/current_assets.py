@@ -7,6 +7,10 @@ since then; the first one builds the state from every stored partition. Window r
 them in the same run, after the extraction step; a UI backfill runs them in a run of their own, without a range,
 and a single-run backfill policy keeps `dagster asset materialize --select '*' --partition-range ...` working.
 The step holds the `intercom_api` pool, like every step that writes Parquet.
+
+Each materialization records what the state holds after the refresh, `dagster/row_count` (the asset overview's
+Row count) and `files`, counted from Parquet footers through a manifest (lake/current_size.py), beside what the
+refresh changed (`rows_in`, `rows_out`, `files_rewritten`, ...).
 """
 
 
@@ -28,6 +32,7 @@ from dagster import (
 )
 
 from intercom_assets.keys import CURRENT_SUFFIX, GROUP, POOL, asset_key
+from intercom_assets.lake.current_size import StateSize, state_size
 from intercom_assets.lake.current_state import CURRENT_DIR, RefreshReport, current_tables, rebuild, refresh
 from intercom_assets.lake.deletions import DeletionLog
 from intercom_assets.lake.staging import fresh_staging_dir
@@ -83,8 +88,9 @@ def build_current_assets(tables: Sequence[TableSpec] = TABLES) -> AssetsDefiniti
             for spec in bases:
                 for report in _refresh(context, store, spec, scratch):
                     if report.table in wanted:
+                        size = state_size(store, report.table, scratch)
                         yield MaterializeResult(asset_key=current_key(report.table),
-                                                metadata=_metadata(parquet_storage, report))
+                                                metadata=_metadata(parquet_storage, report, size))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -126,9 +132,13 @@ def _materialized_since(instance: DagsterInstance, key: AssetKey, storage_id: in
         cursor = result.cursor
 
 
-def _metadata(storage: ParquetStorageResource, report: RefreshReport) -> dict:
+def _metadata(storage: ParquetStorageResource, report: RefreshReport, size: StateSize) -> dict:
+    """What the state holds (`dagster/row_count`, the overview's Row count, and its files), where it is, and
+    what this refresh changed."""
     figures = report.metadata()
     return {
+        "dagster/row_count": MetadataValue.int(size.rows),
+        "files": MetadataValue.int(size.files),
         "dagster/uri": MetadataValue.path(f"{storage.root.rstrip('/')}/{CURRENT_DIR}/{report.table}"),
         **{name: round(value, 3) if isinstance(value, float) else value for name, value in figures.items()},
     }

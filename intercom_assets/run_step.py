@@ -1,11 +1,12 @@
 """What the extraction step does in a run, in order, and what it tells Dagster about it.
 
 1. extract the selected tables over the run's range (one pass per API source; deletions detected meanwhile);
-2. commit: an incremental table's Output over the range (the IO manager writes one file per day, each partition
-   with its own facts); a snapshot table's today partition as a materialization of its own;
-3. propagate new deletions: log them, rewrite every stored partition (of every table, any day) still holding
+2. propagate new deletions: log them, rewrite every stored partition (of every table, any day) still holding
    their rows, record each rewrite as a materialization of that partition with the rows removed, and merge them
-   into `deleted_records`;
+   into `deleted_records` (each day of the range that gained none is recorded as it is stored);
+3. commit: an incremental table's Output over the range (the IO manager writes one file per day, each partition
+   with its own facts); a snapshot table's today partition as a materialization of its own; recorded after the
+   rewrites, so the newest day of the range is each asset's latest materialization;
 4. evaluate the checks of every partition that was written or rewritten, or that the range covers and is stored;
 5. report (run tags, one summary line) and fail the step when a table could not be extracted, after all of the
    above, so the run is marked failed while every other table is committed and checked.
@@ -31,7 +32,7 @@ from dagster import (
     Output,
 )
 
-from intercom_assets.automation.checks import check_keys, evaluate_partitions, latest_materializations
+from intercom_assets.automation.checks import check_evaluations, check_keys, evaluate_partitions
 from intercom_assets.extraction import ExtractionResult, ScrollPolicy, Window, extract
 from intercom_assets.extraction.deletions import DeletionDetector
 from intercom_assets.extraction.extractor import DeletionWork
@@ -49,7 +50,7 @@ from intercom_assets.lake.io_manager import commit_partition, partition_facts
 from intercom_assets.lake.pii_policy import PiiPolicy
 from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.lake.storage import ParquetStore
-from intercom_assets.partitions import DATE_FORMAT
+from intercom_assets.partitions import DATE_FORMAT, day_key
 from intercom_assets.reporting import run_figure_tags, summary_line, window_tags
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
 from intercom_assets.tables import DELETIONS_TABLE, TABLES, TABLES_BY_NAME, TableSpec
@@ -109,14 +110,16 @@ def run_extraction(
         for spec in committed:  # rows of records deleted during the run are not committed in the first place
             result.tables[spec.name].counts.removed += filter_staged(spec, result.tables[spec.name].partitions,
                                                                      scoped(fresh))
-        yield from _commit(context, store, committed, result, staging)
+        # Deletions first: rewrites of old partitions are recorded before the range's own days, so each asset's
+        # latest materialization (what its overview shows) is the newest day the run wrote, not an old rewrite.
         rewritten: dict[str, set[str]] = defaultdict(set)
+        yield from _deletion_days(context, store, window, {day_key(now)} if new else set(), staging, now)
         if new:
             just_written = {spec.name: set(result.tables[spec.name].partitions) for spec in committed}
             yield from _propagate(context, store, log, new, now, staging, rewritten, just_written)
+        yield from _commit(context, store, committed, result, staging)
         if result.swept:
             log.mark_swept(store, result.swept, now, staging)
-        yield from _deletion_days(context, store, window, rewritten, staging, now)
         yield from _evaluate_checks(context, store, selected, window, result, rewritten)
         failed = sorted(result.failures)
         context.instance.add_run_tags(
@@ -191,17 +194,17 @@ def _propagate(context: AssetExecutionContext, store: ParquetStore, log: Deletio
                      "rewritten")
 
 
-def _deletion_days(context: AssetExecutionContext, store: ParquetStore, window: Window,
-                   rewritten: Mapping[str, set[str]], staging: Path, extracted_at: int
-                   ) -> Iterator[AssetMaterialization]:
-    """deleted_records over the run's range: a day this run added deletions to was recorded by `_propagate`; every
-    other day of the range is recorded as it is stored (an empty file when nothing was ever detected that day, as
-    for any table's empty day), so a run or a UI backfill over any days materializes each partition it planned."""
+def _deletion_days(context: AssetExecutionContext, store: ParquetStore, window: Window, detection_days: set[str],
+                   staging: Path, extracted_at: int) -> Iterator[AssetMaterialization]:
+    """deleted_records over the run's range: the day this run adds deletions to is recorded by `_propagate`, after
+    these; every other day of the range is recorded as it is stored (an empty file when nothing was ever detected
+    that day, as for any table's empty day), so a run or a UI backfill over any days materializes each partition
+    it planned."""
     if DELETIONS_TABLE.name not in context.selected_output_names:
         return
     stored = store.stored_partitions(DELETIONS_TABLE.name)
     for key in window.partition_keys:
-        if key in rewritten.get(DELETIONS_TABLE.name, ()):
+        if key in detection_days:
             continue
         if key not in stored:
             merge_deleted_records(store, [], 0, extracted_at, staging / "_deletions", days=[key])
@@ -225,12 +228,8 @@ def _evaluate_checks(context: AssetExecutionContext, store: ParquetStore, select
     every = TABLES_BY_NAME
     targets.update({(table, key): every[table] for table, keys in rewritten.items() for key in keys})
     wanted = set(context.selected_asset_check_keys) | set(check_keys([every[t] for t in rewritten]))
-    by_table: dict[str, list[str]] = defaultdict(list)
-    for table, key in targets:
-        by_table[table].append(key)
-    latest = {table: latest_materializations(context.instance, table, keys) for table, keys in by_table.items()}
-    for verdict in evaluate_partitions(store, [(spec, key) for (_, key), spec in sorted(targets.items())]):
-        yield from verdict.evaluations(wanted, latest[verdict.table.name].get(verdict.partition))
+    verdicts = evaluate_partitions(store, [(spec, key) for (_, key), spec in sorted(targets.items())])
+    yield from check_evaluations(context.instance, verdicts, wanted)
 
 
 def chain_seconds(result: ExtractionResult, selected: Sequence[TableSpec]) -> dict[str, float]:

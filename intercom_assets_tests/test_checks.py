@@ -12,11 +12,27 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from dagster import AssetCheckKey, AssetCheckSeverity
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+    DagsterEventType,
+    DagsterInstance,
+    IntMetadataValue,
+    MaterializeResult,
+    materialize,
+    multi_asset,
+)
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from intercom_assets.assets import build_intercom_assets
 from intercom_assets.automation.checks import (
     CHECK_VALID,
+    check_evaluations,
     check_keys,
     evaluate_partitions,
     freshness_policy_for,
@@ -93,6 +109,11 @@ def _evaluations(store: ParquetStore) -> dict[tuple[str, str, str], object]:
     }
 
 
+def _numbers(evaluation: AssetCheckEvaluation) -> dict[str, int]:
+    """The evaluation's numeric metadata (what the Checks tab plots), by name."""
+    return {name: value.value for name, value in evaluation.metadata.items() if isinstance(value, IntMetadataValue)}
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> ParquetStore:
     store = ParquetStore(tmp_path / "parquet")
@@ -104,8 +125,15 @@ def test_every_partition_passes_on_good_data(store: ParquetStore) -> None:
     evaluations = _evaluations(store)
     expected = {(n, CHECK_VALID, d) for n in TABLES for d in DAYS}
     assert set(evaluations) == expected
-    for key, evaluation in evaluations.items():
-        assert evaluation.passed and evaluation.description is None and not evaluation.metadata, key
+    for (table, _, _), evaluation in evaluations.items():
+        assert evaluation.passed and evaluation.description is None, table
+        # what the check counted, as numbers the Checks tab plots: nothing wrong, nothing failing elsewhere
+        expected_figures = {"rows": 3, "null_keys": 0, "duplicate_keys": 0, "failing_partitions": 0}
+        if table != "admins":  # a snapshot table has no partition column
+            expected_figures["rows_outside_day"] = 0
+        if table == "conversation_parts":
+            expected_figures["parents_over_cap"] = 0
+        assert _numbers(evaluation) == expected_figures, table
 
 
 def test_planted_defects_fail_their_own_partition_only(store: ParquetStore, tmp_path: Path) -> None:
@@ -122,8 +150,11 @@ def test_planted_defects_fail_their_own_partition_only(store: ParquetStore, tmp_
     assert duplicated.severity == AssetCheckSeverity.ERROR
     assert "key: 1 duplicated keys" in duplicated.description and "contacts-2026-11-02-0" in duplicated.description
     assert duplicated.metadata["failed_rules"].value == ["key"]
+    assert _numbers(duplicated) == {"rows": 4, "null_keys": 0, "duplicate_keys": 1, "rows_outside_day": 0,
+                                    "failing_partitions": 1}
     wrong_day = evaluations[("contacts", CHECK_VALID, DAYS[2])]
     assert wrong_day.description.startswith("day: 1 rows outside 2026-11-03")
+    assert _numbers(wrong_day)["rows_outside_day"] == 1 and _numbers(wrong_day)["duplicate_keys"] == 0
     drift = evaluations[("company_segments", CHECK_VALID, DAYS[0])].description
     assert "schema:" in drift and "new_api_field" in drift and "count: string instead of int64" in drift
     # more parts than stored is a WARN of the same check, and only when nothing worse failed
@@ -131,6 +162,7 @@ def test_planted_defects_fail_their_own_partition_only(store: ParquetStore, tmp_
     assert parts.severity == AssetCheckSeverity.WARN and "(2, 600)" in parts.description
     assert parts.description.startswith("part_cap: conversations with more parts than stored: 1")
     assert parts.metadata["failed_rules"].value == ["part_cap"]
+    assert _numbers(parts)["parents_over_cap"] == 1 and _numbers(parts)["rows"] == 2
 
 
 def test_null_keys_and_missing_or_damaged_files_fail(store: ParquetStore, tmp_path: Path) -> None:
@@ -147,6 +179,8 @@ def test_null_keys_and_missing_or_damaged_files_fail(store: ParquetStore, tmp_pa
     verdicts = _verdicts(store, ("company_segments", "admins"))
     segments = verdicts[("company_segments", DAYS[0])].problems
     assert "null key values" in segments["key"] and "nullable" in segments["schema"]
+    assert verdicts[("company_segments", DAYS[0])].figures == {
+        "rows": 2, "null_keys": 1, "duplicate_keys": 0, "rows_outside_day": 0}
     assert verdicts[("admins", DAYS[2])].problems == {"file": "no file stored for this partition"}
     assert verdicts[("admins", DAYS[1])].problems["file"].startswith("unreadable")
     assert verdicts[("admins", DAYS[0])].problems == {}
@@ -183,3 +217,65 @@ def test_freshness_policy_is_applied_to_every_asset_and_follows_the_cron() -> No
     daily = freshness_policy_for("0 3 * * *")
     assert daily.fail_window.to_timedelta() == timedelta(days=4)
     assert daily.warn_window.to_timedelta() == timedelta(days=2)
+
+
+def _checked_contacts(store: ParquetStore) -> AssetsDefinition:
+    """A stand-in for the extraction step: materializes the run's days of contacts (their files are written by
+    the test) and records their checks as the step does."""
+    spec = TABLES_BY_NAME["contacts"]
+    key = asset_key(spec.name)
+
+    @multi_asset(specs=[AssetSpec(key, partitions_def=PARTITIONS)], backfill_policy=BackfillPolicy.single_run(),
+                 can_subset=True,  # as the extraction step: check outputs are optional, evaluations are yielded
+                 check_specs=[AssetCheckSpec(CHECK_VALID, asset=key, partitions_def=PARTITIONS)])
+    def contacts_step(context):  # noqa: ANN001 (Dagster reads the annotation; `from __future__` hides it)
+        yield MaterializeResult(asset_key=key)
+        verdicts = evaluate_partitions(store, [(spec, day) for day in context.partition_keys])
+        yield from check_evaluations(context.instance, verdicts, set(context.selected_asset_check_keys))
+
+    return contacts_step
+
+
+def _recorded(instance: DagsterInstance, run_id: str) -> dict[str, AssetCheckEvaluation]:
+    """partition -> the check evaluation the run recorded."""
+    events = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    return {e.dagster_event.event_specific_data.partition: e.dagster_event.event_specific_data for e in events}
+
+
+def test_recorded_evaluations_carry_their_figures_and_name_the_checks_other_failing_partitions(
+    store: ParquetStore, tmp_path: Path
+) -> None:
+    _plant_defects(store, tmp_path / "scratch")  # contacts: duplicated keys on DAYS[1] (ERROR), a wrong day on DAYS[2]
+    step = _checked_contacts(store)
+    check = AssetCheckKey(asset_key("contacts"), CHECK_VALID)
+    with DagsterInstance.ephemeral() as instance:
+        window = materialize([step], instance=instance, tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[1],
+                                                                ASSET_PARTITION_RANGE_END_TAG: DAYS[2]})
+        recorded = _recorded(instance, window.run_id)
+        assert set(recorded) == {DAYS[1], DAYS[2]} and not any(e.passed for e in recorded.values())
+        assert _numbers(recorded[DAYS[1]]) == {"rows": 4, "null_keys": 0, "duplicate_keys": 1,
+                                               "rows_outside_day": 0, "failing_partitions": 2}
+        assert recorded[DAYS[2]].description.endswith("1 other partition of this check failing: 2026-11-02")
+        assert recorded[DAYS[2]].target_materialization_data is not None
+
+        # a run over an older, clean day (a backfill): the UI's latest execution is now its evaluation, which passed
+        older = materialize([step], instance=instance, partition_key=DAYS[0])
+        (evaluation,) = _recorded(instance, older.run_id).values()
+        assert evaluation.passed and evaluation.partition == DAYS[0]
+        assert evaluation.description == "This partition passed; 2 other partitions of this check failing: " \
+                                         f"{DAYS[2]}, {DAYS[1]}"
+        assert _numbers(evaluation) == {"rows": 3, "null_keys": 0, "duplicate_keys": 0, "rows_outside_day": 0,
+                                        "failing_partitions": 2}
+        # the list's icon takes its colour from this evaluation: the worst severity among the failing partitions
+        assert evaluation.severity == AssetCheckSeverity.ERROR
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([check])[check]
+        assert latest.partition == DAYS[0] and latest.evaluation.description == evaluation.description
+
+        # the duplicated day repaired and re-run: one failing partition left, and the passing day says which
+        store.write_table("contacts", DAYS[1], _table(TABLES_BY_NAME["contacts"],
+                                                      [_record(TABLES_BY_NAME["contacts"], DAYS[1], i)
+                                                       for i in range(3)]), tmp_path / "scratch")
+        repaired = materialize([step], instance=instance, partition_key=DAYS[1])
+        (evaluation,) = _recorded(instance, repaired.run_id).values()
+        assert evaluation.passed and _numbers(evaluation)["failing_partitions"] == 1
+        assert evaluation.description == f"This partition passed; 1 other partition of this check failing: {DAYS[2]}"

@@ -10,9 +10,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from dagster import AssetMaterialization, DagsterInstance, materialize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from intercom_assets.current_assets import build_current_assets
+from intercom_assets.keys import asset_key
+from intercom_assets.lake.current_size import StateSize, manifest_name, state_size
 from intercom_assets.lake.current_state import (
     current_glob,
     current_store,
@@ -23,6 +27,7 @@ from intercom_assets.lake.current_state import (
 )
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import key_start
+from intercom_assets.resources import ParquetStorageResource
 from intercom_assets.schemas import EXTRACTED_AT_COLUMN
 from intercom_assets.tables import TABLES_BY_NAME, TableSpec, table_rows
 
@@ -253,3 +258,65 @@ def test_refresh_equals_rebuild(tmp_path_factory, steps):
 
 def _comparable(data: pa.Table, key: tuple[str, ...]) -> list[dict]:
     return data.drop_columns([EXTRACTED_AT_COLUMN]).sort_by([(k, "ascending") for k in key]).to_pylist()
+
+
+# ---- the state's size: manifest and recorded materializations ------------------------------------------------
+def test_state_size_reads_only_the_footers_of_files_replaced_since(store, tmp_path):
+    scratch = tmp_path / "scratch"
+    for day in DAYS[:4]:
+        _write(store, CONTACTS, day, [_contact(f"{day}-{i}", day, i) for i in range(3)])
+    refresh(store, CONTACTS, DAYS[:4])
+    assert state_size(store, "contacts", scratch) == StateSize(files=4, rows=12, footers_read=4)
+    assert state_size(store, "contacts", scratch) == StateSize(files=4, rows=12, footers_read=0)  # the manifest
+    _write(store, CONTACTS, DAYS[5], [_contact(f"{DAYS[0]}-0", DAYS[5]), _contact("new", DAYS[5])])
+    refresh(store, CONTACTS, [DAYS[5]])  # one record moves from day 0 to day 5, one is new
+    assert state_size(store, "contacts", scratch) == StateSize(files=5, rows=13, footers_read=2)
+    # a file replaced by another writer (an erasure) is counted again, and a deleted one is no longer counted
+    cur = current_store(store)
+    cur.write_table("contacts", DAYS[1], cur.read("contacts", DAYS[1]).slice(0, 1), scratch)
+    Path(cur.partition_path("contacts", DAYS[2]).path).unlink()
+    assert state_size(store, "contacts", scratch) == StateSize(files=4, rows=8, footers_read=1)
+    assert read_current(store, "contacts").num_rows == 8
+    cur.remove_state(manifest_name("contacts"))  # a lost manifest: every footer once
+    assert state_size(store, "contacts", scratch) == StateSize(files=4, rows=8, footers_read=4)
+    assert state_size(store, "users", scratch) == StateSize(files=0, rows=0, footers_read=0)
+    # readers of the state never see the manifest
+    glob = current_glob(str(store.root), "contacts")
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall() == [(8,)]
+
+
+def test_current_materializations_record_the_whole_states_size(store, tmp_path):
+    _write(store, CONTACTS, DAYS[0], [_contact("a", DAYS[0]), _contact("b", DAYS[0], role="user")])
+    _write(store, CONTACTS, DAYS[1], [_contact("c", DAYS[1])])
+    step = build_current_assets([CONTACTS, TABLES_BY_NAME["users"]])
+    resources = {"parquet_storage": ParquetStorageResource(root=str(store.root), staging_dir=str(tmp_path / "tmp"))}
+
+    def recorded(result) -> dict[str, dict]:
+        return {event.asset_key.path[-1]: {name: value.value for name, value in
+                                           event.materialization.metadata.items()}
+                for event in result.get_asset_materialization_events()}
+
+    with DagsterInstance.ephemeral() as instance:
+        first = recorded(materialize([step], instance=instance, resources=resources))
+        assert first["contacts_current"]["dagster/row_count"] == 3 and first["contacts_current"]["files"] == 2
+        assert first["users_current"]["dagster/row_count"] == 1 and first["users_current"]["files"] == 1
+        # a refresh that moves one record: the row count is still the whole state's, beside what changed
+        _write(store, CONTACTS, DAYS[2], [_contact("a", DAYS[2])], extracted=RUN + 60)
+        instance.report_runless_asset_event(AssetMaterialization(asset_key("contacts"), partition=DAYS[2]))
+        second = recorded(materialize([step], instance=instance, resources=resources))["contacts_current"]
+        assert (second["partitions"], second["rows_in"], second["files_rewritten"], second["rows_out"]) == (1, 1, 2, 2)
+        assert (second["dagster/row_count"], second["files"]) == (3, 3)
+        assert second["dagster/uri"] == f"{store.root}/current/contacts"
+
+
+def test_state_size_on_an_object_store(tmp_path):
+    """The same counting through fsspec's listing details where there are no local stats (memory://)."""
+    store = ParquetStore(f"memory://size-{tmp_path.name}")
+    cur, scratch = current_store(store), tmp_path / "scratch"
+    rows = pa.table({"id": ["a", "b", "c"]})
+    for day in DAYS[:2]:
+        cur.write_table("contacts", day, rows, scratch)
+    assert state_size(store, "contacts", scratch) == StateSize(files=2, rows=6, footers_read=2)
+    assert state_size(store, "contacts", scratch) == StateSize(files=2, rows=6, footers_read=0)
+    cur.write_table("contacts", DAYS[1], rows.slice(0, 1), scratch)
+    assert state_size(store, "contacts", scratch) == StateSize(files=2, rows=4, footers_read=1)

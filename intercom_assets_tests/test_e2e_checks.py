@@ -2,8 +2,9 @@
 daemon sends.
 
 A window run records a WARN on the partition of the seeded over-500-parts conversation; a backfill of older
-days must leave that WARN shown (each check result belongs to its partition), the check-failure sensor (run by
-the daemon, every 60 s) must alert it once, and a snapshot table must show only the day of its snapshot.
+days must leave that WARN shown (each check result belongs to its partition) and named by the latest execution
+the Checks tab shows, the check-failure sensor (run by the daemon, every 60 s) must alert it once, and a snapshot
+table must show only the day of its snapshot.
 """
 
 from __future__ import annotations
@@ -50,6 +51,27 @@ query Asset($key: AssetKeyInput!) {
     }
   }
 }"""
+LATEST_EXECUTION = """
+query Latest($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) {
+    ... on AssetNode {
+      assetChecksOrError {
+        ... on AssetChecks {
+          checks {
+            name
+            executionForLatestMaterialization {
+              status
+              evaluation {
+                partition description severity
+                metadataEntries { label __typename ... on IntMetadataEntry { intValue } }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}"""
 SENSOR_TICKS = """
 query Ticks($selector: SensorSelector!) {
   sensorOrError(sensorSelector: $selector) {
@@ -79,6 +101,13 @@ def _check_status_by_day(dev: DagsterDev, table: str) -> dict[str, str]:
             by_day[day.isoformat()] = status_range["status"]
             day += timedelta(days=1)
     return by_day
+
+
+def _latest_execution(dev: DagsterDev, table: str) -> dict[str, Any]:
+    """What the Checks tab's "Latest execution" panel shows for partition_valid (the list shows the aggregate)."""
+    node = dev.graphql(LATEST_EXECUTION, {"key": {"path": ["intercom", table]}})["assetNodeOrError"]
+    (check,) = [c for c in node["assetChecksOrError"]["checks"] if c["name"] == CHECK_VALID]
+    return check["executionForLatestMaterialization"]
 
 
 def _wait_for_sensor_tick_after(dev: DagsterDev, moment: float) -> None:
@@ -116,6 +145,19 @@ def test_a_recent_warn_survives_a_backfill_of_older_days_and_is_alerted_once(tmp
             after_older = _check_status_by_day(dev, "conversation_parts")
             assert after_older[warned[0]] == "FAILED", "a run over older days hid the WARN of a recent day"
             assert all(after_older[day] == "SUCCEEDED" for day in older), after_older
+            # the panel shows the newest execution, a passing older day: it names the failing day, and its
+            # severity (the list's icon colour) is that day's; its figures are numbers the Checks tab plots
+            latest = _latest_execution(dev, "conversation_parts")
+            evaluation = latest["evaluation"]
+            assert latest["status"] == "SUCCEEDED" and evaluation["partition"] in older, latest
+            assert evaluation["description"] == (
+                f"This partition passed; 1 other partition of this check failing: {warned[0]}"), evaluation
+            assert evaluation["severity"] == "WARN", evaluation
+            numbers = {e["label"]: e["intValue"] for e in evaluation["metadataEntries"]
+                       if e["__typename"] == "IntMetadataEntry"}
+            assert set(numbers) == {"rows", "null_keys", "duplicate_keys", "rows_outside_day", "parents_over_cap",
+                                    "failing_partitions"}, evaluation
+            assert numbers["failing_partitions"] == 1 and numbers["parents_over_cap"] == 0, numbers
 
             # snapshot tables: only today's partition is materialized and checked
             admins = _asset(dev, "admins")["partitionStats"]

@@ -15,10 +15,18 @@ description and `failed_rules` metadata when they fail:
 - WARN, only when no ERROR rule failed: a parent has more parts than were stored (`part_cap`; the API returns only
   the newest 500 parts of a conversation or ticket).
 
+Every evaluation records what it counted as numeric metadata (`rows`, `null_keys`, `duplicate_keys`,
+`rows_outside_day`, `parents_over_cap`, and `failing_partitions`, the check's failing partitions once the run's
+verdicts are recorded), so the Checks tab plots them. The UI's check list says "Failed" when ANY partition fails,
+while its "Latest execution" panel shows one evaluation (the newest execution row, whichever partition that is):
+so every evaluation also names the check's other failing partitions and, when it passed, carries the worst
+severity among them (the list's icon colour is taken from that evaluation).
+
 Freshness is a `FreshnessPolicy.time_window` on every asset spec, evaluated by Dagster's freshness daemon; the
 check-failure sensor alerts on its WARN/FAIL states.
 """
 
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,6 +53,8 @@ from dagster import (
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._utils.schedules import cron_string_iterator
 
 from intercom_assets.keys import asset_key
@@ -55,6 +65,7 @@ from intercom_assets.tables import TABLES, TableSpec
 CHECK_VALID = "partition_valid"
 MAX_SAMPLES = 5
 READ_THREADS = 8
+MAX_SEVERITY_LOOKUPS = 10  # failing partitions outside the run whose severity is looked up (newest first)
 
 
 def has_parts_check(spec: TableSpec) -> bool:
@@ -127,14 +138,23 @@ class PartitionVerdict:
     partition: str
     problems: dict[str, str] = field(default_factory=dict)  # rule -> what is wrong (partition_valid)
     short_parents: dict[str, tuple[int, int]] = field(default_factory=dict)  # parent id -> (stored, total)
+    figures: dict[str, int] = field(default_factory=dict)  # what was counted (rows, null_keys, ...), for the plots
+
+    @property
+    def severity(self) -> AssetCheckSeverity | None:
+        """ERROR or WARN when the partition fails the check, None when it passes."""
+        if self.problems:
+            return AssetCheckSeverity.ERROR
+        return AssetCheckSeverity.WARN if self.short_parents else None
 
     def evaluations(
         self,
         wanted: Set[AssetCheckKey],
         target: AssetCheckEvaluationTargetMaterializationData | None = None,
+        failing: Mapping[str, AssetCheckSeverity | None] | None = None,
     ) -> Iterator[AssetCheckEvaluation]:
-        """The partition's evaluation, if its check is wanted, naming the materialization it judged (`target`);
-        metadata only when something failed (it is stored for every partition of every run)."""
+        """The partition's evaluation, if its check is wanted, naming the materialization it judged (`target`) and
+        the check's other failing partitions (`failing`: partition -> severity, None when not looked up)."""
         key = asset_key(self.table.name)
         if AssetCheckKey(key, CHECK_VALID) not in wanted:
             return
@@ -145,16 +165,78 @@ class PartitionVerdict:
                 f"{self.table.parent} with more parts than stored: {len(self.short_parents)}; "
                 f"(stored, total): {samples}"
             )
+        failing = dict(failing or {})
+        if self.severity is not None:
+            failing[self.partition] = self.severity
+        others = sorted((p for p in failing if p != self.partition), reverse=True)
+        description = "; ".join(f"{rule}: {text}" for rule, text in sorted(problems.items()))
+        if others:
+            named = ", ".join(others[:MAX_SAMPLES]) + (", ..." if len(others) > MAX_SAMPLES else "")
+            note = f"{len(others)} other partition{'s' if len(others) > 1 else ''} of this check failing: {named}"
+            description = f"{description}\n\n{note}" if description else f"This partition passed; {note}"
+        metadata: dict[str, MetadataValue] = {name: MetadataValue.int(n) for name, n in self.figures.items()}
+        metadata["failing_partitions"] = MetadataValue.int(len(failing))
+        if problems:
+            metadata["failed_rules"] = MetadataValue.json(sorted(problems))
+        worst = AssetCheckSeverity.ERROR if AssetCheckSeverity.ERROR in failing.values() else AssetCheckSeverity.WARN
         yield AssetCheckEvaluation(
             asset_key=key,
             check_name=CHECK_VALID,
             passed=not problems,
             partition=self.partition,
-            severity=AssetCheckSeverity.ERROR if self.problems else AssetCheckSeverity.WARN,
-            description="; ".join(f"{rule}: {text}" for rule, text in sorted(problems.items())) or None,
-            metadata={"failed_rules": MetadataValue.json(sorted(problems))} if problems else {},
+            severity=self.severity or worst,
+            description=description or None,
+            metadata=metadata,
             target_materialization_data=target,
         )
+
+
+def failing_partitions(
+    instance: DagsterInstance, verdicts: Sequence[PartitionVerdict]
+) -> dict[str, AssetCheckSeverity | None]:
+    """The partitions of one table's check that fail once `verdicts` are recorded: their own failures, and the
+    partitions the instance shows failing that they do not re-evaluate (what makes the UI's check list say
+    "Failed"). The severity of the latter is looked up, newest first, until an ERROR is found (at most
+    MAX_SEVERITY_LOOKUPS: a year of WARN days must not cost a query each per run); None where not looked up."""
+    if not verdicts:
+        return {}
+    key = AssetCheckKey(asset_key(verdicts[0].table.name), CHECK_VALID)
+    evaluated = {verdict.partition for verdict in verdicts}
+    failing = {verdict.partition: verdict.severity for verdict in verdicts if verdict.severity is not None}
+    infos = instance.event_log_storage.get_asset_check_partition_info([key])
+    elsewhere = sorted(
+        (info.partition_key for info in infos
+         if info.partition_key is not None and info.partition_key not in evaluated and info.is_current
+         and info.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED),
+        reverse=True,
+    )
+    failing.update(dict.fromkeys(elsewhere))
+    for partition in elsewhere[:MAX_SEVERITY_LOOKUPS]:
+        if AssetCheckSeverity.ERROR in failing.values():
+            break
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=1, status={AssetCheckExecutionRecordStatus.FAILED},
+            partition_filter=PartitionKeyFilter(key=partition),
+        )
+        failing[partition] = history[0].evaluation.severity if history and history[0].evaluation else None
+    return failing
+
+
+def check_evaluations(
+    instance: DagsterInstance, verdicts: Sequence[PartitionVerdict], wanted: Set[AssetCheckKey]
+) -> Iterator[AssetCheckEvaluation]:
+    """The wanted evaluations of `verdicts`, each naming the materialization it judged and its check's other
+    failing partitions, so the check list (any partition failing) and the latest execution (one partition) agree.
+    A few queries per table."""
+    by_table: dict[str, list[PartitionVerdict]] = defaultdict(list)
+    for verdict in verdicts:
+        if AssetCheckKey(asset_key(verdict.table.name), CHECK_VALID) in wanted:
+            by_table[verdict.table.name].append(verdict)
+    for table, group in by_table.items():
+        latest = latest_materializations(instance, table, [verdict.partition for verdict in group])
+        failing = failing_partitions(instance, group)
+        for verdict in group:
+            yield from verdict.evaluations(wanted, latest.get(verdict.partition), failing)
 
 
 def _describe_schema_drift(actual: pa.Schema, declared: pa.Schema) -> str:
@@ -180,14 +262,23 @@ def _describe_schema_drift(actual: pa.Schema, declared: pa.Schema) -> str:
     return "; ".join(notes) or "schema differs"
 
 
-def _key_problem(data: pa.Table, key: tuple[str, ...]) -> str | None:
+def _key_problem(data: pa.Table, key: tuple[str, ...], figures: dict[str, int]) -> str | None:
+    """Null and duplicated keys (counted into `figures`); duplicates among the rows whose key has no null."""
     nulls = {name: data.column(name).null_count for name in key if data.column(name).null_count}
+    keyed = data.select(list(key))
+    if nulls:
+        missing = pc.is_null(keyed.column(0))
+        for name in key[1:]:
+            missing = pc.or_(missing, pc.is_null(keyed.column(name)))
+        figures["null_keys"] = pc.sum(pc.cast(missing, pa.int64())).as_py() or 0
+        keyed = keyed.filter(pc.invert(missing))
+    else:
+        figures["null_keys"] = 0
+    counts = keyed.group_by(list(key)).aggregate([([], "count_all")])
+    duplicated = counts.filter(pc.greater(counts.column("count_all"), 1))
+    figures["duplicate_keys"] = duplicated.num_rows
     if nulls:
         return f"null key values: {nulls}"
-    if data.num_rows == 0:
-        return None
-    counts = data.select(list(key)).group_by(list(key)).aggregate([([], "count_all")])
-    duplicated = counts.filter(pc.greater(counts.column("count_all"), 1))
     if duplicated.num_rows == 0:
         return None
     samples = [
@@ -197,17 +288,17 @@ def _key_problem(data: pa.Table, key: tuple[str, ...]) -> str | None:
     return f"{duplicated.num_rows} duplicated keys, e.g. {samples}"
 
 
-def _day_problem(data: pa.Table, column: str, partition_key: str) -> str | None:
+def _day_problem(data: pa.Table, column: str, partition_key: str, figures: dict[str, int]) -> str | None:
+    """Rows whose partition column is null or outside the UTC day (counted into `figures`)."""
     start = key_start(partition_key)
     stamps = data.column(column)
-    if stamps.null_count:
-        return f"{stamps.null_count} rows without {column}"
-    if data.num_rows == 0:
-        return None
     low = pa.scalar(start, type=stamps.type)
     high = pa.scalar(start + timedelta(days=1), type=stamps.type)
     outside = pc.or_(pc.less(stamps, low), pc.greater_equal(stamps, high))
     bad = pc.sum(pc.cast(outside, pa.int64())).as_py() or 0
+    figures["rows_outside_day"] = bad + stamps.null_count
+    if stamps.null_count:
+        return f"{stamps.null_count} rows without {column}"
     if not bad:
         return None
     first, last = pc.min(stamps).as_py(), pc.max(stamps).as_py()
@@ -249,17 +340,19 @@ def evaluate_partition(store: ParquetStore, spec: TableSpec, partition_key: str)
         # A damaged file is a finding to report, not a reason to lose every other verdict of the run.
         verdict.problems["file"] = f"unreadable: {type(error).__name__}: {error}"[:300]
         return verdict
+    verdict.figures["rows"] = data.num_rows
     if any(name not in actual.names for name in spec.key):
         verdict.problems["key"] = "key column missing from the file"
-    elif problem := _key_problem(data, spec.key):
+    elif problem := _key_problem(data, spec.key, verdict.figures):
         verdict.problems["key"] = problem
     if spec.partition_column is not None:
         if spec.partition_column not in actual.names:
             verdict.problems["day"] = f"column {spec.partition_column} missing from the file"
-        elif problem := _day_problem(data, spec.partition_column, partition_key):
+        elif problem := _day_problem(data, spec.partition_column, partition_key, verdict.figures):
             verdict.problems["day"] = problem
     if has_parts_check(spec) and {spec.parent_key, spec.part_total_column} <= set(actual.names):
         verdict.short_parents = _short_parents(data, spec.parent_key, spec.part_total_column)
+        verdict.figures["parents_over_cap"] = len(verdict.short_parents)
     return verdict
 
 
