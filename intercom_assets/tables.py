@@ -142,7 +142,10 @@ CONVERSATIONS_DELETED = Source("conversations_deleted", PAGES, "/conversations/d
                                {"order": "desc", "per_page": "60"})
 CONVERSATIONS_SEARCH = Source("conversations_search", SEARCH, "/conversations/search", "conversations",
                               deletions=DeletionSignal(deleted_list=CONVERSATIONS_DELETED))
-TICKETS_SEARCH = Source("tickets_search", SEARCH, "/tickets/search", "tickets")
+# Deleted tickets (DELETE /tickets/{id}, since 2.13) have no list: the sweep reads every ticket id, and a stored
+# one it did not list is gone once GET /tickets/{id} says 404.
+TICKETS_SEARCH = Source("tickets_search", SEARCH, "/tickets/search", "tickets",
+                        deletions=DeletionSignal(sweep=True, probe=Probe("/tickets/{id}", {404: DELETED})))
 CONVERSATION_DETAILS = Source("conversation_details", BY_ID, "/conversations/{id}", "conversation_parts")
 TICKET_DETAILS = Source("ticket_details", BY_ID, "/tickets/{id}", "ticket_parts")
 CONTACT_TAGS = Source("contact_tags_by_id", BY_ID, "/contacts/{id}/tags", "data")

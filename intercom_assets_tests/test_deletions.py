@@ -96,8 +96,11 @@ def test_deleted_and_merged_records_leave_every_old_partition_and_deleted_record
         segments = set(_all(root, "company_segments").column("company_id").to_pylist())
         company = next(c["id"] for c in ws.snapshot("companies")
                        if FIRST <= day_key(c["updated_at"]) < OLD and c["id"] in segments)
+        ticket_parts = set(_all(root, "ticket_parts").column("ticket_id").to_pylist())
+        ticket = next(t["id"] for t in ws.snapshot("tickets")
+                      if FIRST <= day_key(t["updated_at"]) < OLD and t["id"] in ticket_parts)
         victims = {("contacts", deleted_contact), ("contacts", lead), ("conversations", conversation),
-                   ("companies", company)}
+                   ("companies", company), ("tickets", ticket)}
         for source_table, record_id in victims:
             assert _referring(root, source_table, record_id), (source_table, record_id)
         lead_day = _day_of(root, "contacts", lead)
@@ -108,6 +111,7 @@ def test_deleted_and_merged_records_leave_every_old_partition_and_deleted_record
         moved = intercom_server.merge_contact(lead, survivor, AT)
         intercom_server.delete_conversation(conversation, AT)
         intercom_server.delete_company(company, AT)
+        intercom_server.delete_ticket(ticket, AT)  # no list names it: the ticket sweep finds it
         result = _run(defs, instance, LATE_FIRST, LAST)  # the old partitions are outside this run's range
 
         for source_table, record_id in victims:
@@ -137,6 +141,7 @@ def test_deleted_and_merged_records_leave_every_old_partition_and_deleted_record
         assert why[("conversations", conversation)]["reason"] == "deleted"
         assert why[("conversations", conversation)]["deleted_at"] == AT
         assert why[("companies", company)]["reason"] == "deleted"
+        assert why[("tickets", ticket)]["reason"] == "deleted"
 
         # every rewrite of a partition outside the range is a materialization of it, with the rows removed, and
         # its check was evaluated again

@@ -190,6 +190,10 @@ class IntercomTestServer:
         """Delete a contact: gone from list and search, GET answers 404."""
         self.workspace.delete_contact(contact_id, at)
 
+    def delete_ticket(self, ticket_id: str, at: datetime | int) -> None:
+        """Delete a ticket: gone from search, GET answers 404 (Intercom lists no deleted tickets)."""
+        self.workspace.delete_ticket(ticket_id, at)
+
     def merge_contact(self, lead_id: str, user_id: str, at: datetime | int) -> list[str]:
         """Merge a lead into a user; returns the ids of the lead's conversations, now the user's (updated at `at`)."""
         return self.workspace.merge_contact(lead_id, user_id, at)

@@ -131,6 +131,15 @@ class Steering:
             self.deleted_conversations[conv_id] = {"deleted_at": ts, "metrics_retained": metrics_retained}
             self.generation += 1
 
+    def delete_ticket(self, ticket_id: str, at: datetime | int) -> None:
+        """Delete a ticket (DELETE /tickets/{id}, 2.13+): it leaves search and GET answers 404; no list says so."""
+        ts = to_unix(at)
+        with self.lock:
+            if self.tickets.pop(ticket_id, None) is None:
+                raise KeyError(f"no live ticket {ticket_id!r}")
+            self.deleted_tickets[ticket_id] = ts
+            self.generation += 1
+
     def delete_company(self, company_id: str, at: datetime | int) -> list[str]:
         """Delete (archive) a company: it leaves the scroll, GET answers 404, and its contacts are detached.
 

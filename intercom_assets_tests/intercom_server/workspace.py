@@ -100,6 +100,7 @@ class Workspace(Steering):
         self.contact_company_ids: dict[str, list[str]] = {}
         # deletions and merges
         self.deleted_contacts: dict[str, int] = {}
+        self.deleted_tickets: dict[str, int] = {}
         self.deleted_companies: dict[str, int] = {}
         self.deleted_conversations: dict[str, dict[str, Any]] = {}
         self.merged_contacts: dict[str, dict[str, Any]] = {}
