@@ -200,6 +200,7 @@ DAEMON_LINE = re.compile(r" - dagster\.daemon\.(\w+) - INFO - (.*)$")
 SKIPPED = re.compile(r"(?:Sensor|Schedule) (\S+) skipped: (.*)$|No run requests returned for (\S+), skipping$")
 CHATTER = re.compile(r"Checking for new runs for sensor: |Collected \d+ runs for monitoring$|Checking run \S+$")
 YAML_IGNORED = "Found a dagster instance configuration value (dagster.yaml) in the current folder"
+LOG_RECORD = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
 class ConsoleFilter:
@@ -208,16 +209,20 @@ class ConsoleFilter:
     Dropped: the daemon's per-tick "Checking for new runs for sensor" and run-monitoring lines; a sensor's or
     schedule's "skipped" line that repeats its previous reason (one line per sensor per minute otherwise); the
     warning that the working directory's dagster.yaml is not used, when DAGSTER_HOME holds the same file (the copy
-    is used). Every tick and its reason stay in the UI (Automation).
+    is used). Every tick and its reason stay in the UI (Automation). Once `stopping` is set, only the first line of
+    each log record: a run interrupted by Ctrl-C says so in one line instead of two stack traces.
     """
 
     def __init__(self, home: Path) -> None:
         copy, repo = home / "dagster.yaml", REPO_ROOT / "dagster.yaml"
         self._same_yaml = copy.is_file() and repo.is_file() and filecmp.cmp(copy, repo, shallow=False)
         self._last_skip: dict[str, str] = {}
+        self.stopping = False
 
     def keep(self, line: str) -> bool:
         text = ANSI.sub("", line).rstrip("\n")
+        if self.stopping and not LOG_RECORD.match(text):
+            return False
         if YAML_IGNORED in text:
             return not self._same_yaml
         daemon = DAEMON_LINE.search(text)
@@ -277,12 +282,13 @@ def run_dagster_dev(env: dict[str, str], port: int, home: Path) -> int:
                               stderr=subprocess.STDOUT)
         children.append(process)
         assert process.stdout is not None
-        copier = threading.Thread(target=copy_filtered, args=(process.stdout, ConsoleFilter(home).keep, sys.stdout),
-                                  daemon=True)
+        console = ConsoleFilter(home)
+        copier = threading.Thread(target=copy_filtered, args=(process.stdout, console.keep, sys.stdout), daemon=True)
         copier.start()
         while process.poll() is None and not requested:
             time.sleep(0.2)
         if requested:
+            console.stopping = True
             print("\nStopping Dagster (nothing new is launched from now on)...", flush=True)
         stop_dagster_dev(process)
         copier.join(timeout=5)

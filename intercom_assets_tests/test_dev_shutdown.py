@@ -161,5 +161,24 @@ def test_console_filter_drops_what_repeats_every_tick_and_keeps_the_rest(tmp_pat
     assert keep("2026-12-07 15:25:33 +0000 - dagster - INFO - intercom_job - 9bd13e53 - intercom_extract - x\n")
     assert keep(_daemon_line("SensorDaemon", "Sensor intercom_catchup_sensor skipped: x").replace("INFO", "ERROR"))
 
+    interrupted = ["2026-12-07 15:53:15 +0000 - dagster - ERROR - intercom_job - 65d8ccc0 - 19666 - RUN_FAILURE - "
+                   "Execution of run for \"intercom_job\" failed. Execution was interrupted unexpectedly.\n", "\n",
+                   "dagster._core.errors.DagsterExecutionInterruptedError\n", "Stack Trace:\n",
+                   '  File "dagster/_core/execution/api.py", line 742, in job_execution_iterator\n']
+    assert all(keep(line) for line in interrupted), "before Ctrl-C a stack trace is shown whole"
+    stopping = ConsoleFilter(home)
+    stopping.stopping = True
+    assert [stopping.keep(line) for line in interrupted] == [True, False, False, False, False]
+
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     assert ConsoleFilter(home).keep(yaml_warning), "a DAGSTER_HOME with another dagster.yaml: the warning stands"
+
+
+def test_loading_the_code_location_prints_no_warning(tmp_path: Path) -> None:
+    """Every code server and run worker loads the code location: a warning there is printed once per process."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("INTERCOM_", "DAGSTER_"))}
+    env.update(INTERCOM_ACCESS_TOKEN="t" * 16, INTERCOM_PARQUET_ROOT=str(tmp_path), DAGSTER_HOME=str(tmp_path))
+    loaded = subprocess.run([sys.executable, "-W", "always", "-c", "import intercom_assets.definitions"],
+                            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Warning" not in loaded.stderr, loaded.stderr
