@@ -166,7 +166,8 @@ def stop_dagster_dev(process: subprocess.Popen, timeout: float = STOP_TIMEOUT_SE
     3. once the webserver has exited, SIGKILL the frozen daemon, so that dagster dev goes on at once;
     4. interrupt the runs in progress (SIGINT to the code server's children, the run workers): they end as failed
        instead of keeping their code server alive until they finish;
-    5. whatever is still in the group after dagster dev exited, or after `timeout`, is terminated, then killed.
+    5. what is left in the group once dagster dev exited (a code server finishing, a run worker writing its
+       failure) may end by itself until `timeout`; then it is terminated, then killed.
     """
     if process.poll() is not None:
         kill_group(process.pid)
@@ -191,7 +192,8 @@ def stop_dagster_dev(process: subprocess.Popen, timeout: float = STOP_TIMEOUT_SE
         process.wait(timeout=max(deadline - time.monotonic(), 0.1))
     except subprocess.TimeoutExpired:
         print("dagster dev did not stop in time; killing its process group", file=sys.stderr)
-    kill_group(process.pid)
+    if not wait_group(process.pid, max(deadline - time.monotonic(), 0.0)):
+        kill_group(process.pid)
     process.wait()
 
 
