@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import timedelta
 
-from dagster import Definitions, EnvVar, in_process_executor
+from dagster import Definitions, EnvVar, PreviewWarning, in_process_executor
 
 from intercom_assets.assets import build_intercom_assets
 from intercom_assets.automation.alert_sensors import build_check_failure_sensor, build_run_failure_sensor
@@ -34,6 +35,12 @@ from intercom_assets.run_step import StepOptions
 from intercom_assets.settings import Settings, SettingsError, load_settings
 from intercom_assets.tables import SCROLL
 
+# Per-partition check specs (AssetCheckSpec(partitions_def=...), automation/checks.py) are a Dagster preview
+# feature used on purpose. Its PreviewWarning names nothing a user can change and was printed by every process that
+# loads the code location (code server, each run worker): ignored here, for that one message only.
+warnings.filterwarnings(
+    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning
+)
 
 def _env(name: str, default, kind: str = "str"):
     """EnvVar when the variable is set (its value then never enters run config), else the default.

@@ -1,8 +1,9 @@
 """A real `dagster dev` for end-to-end tests: own DAGSTER_HOME, own port, its own process group, GraphQL access.
 
 Shared by the end-to-end, crash-safety and overlap tests so that all of them start, drive and stop Dagster the same
-way: only a whole process group stops `dagster dev` together with its webserver, daemon, code server and run
-workers, and a leftover group would keep the port and the pool slot.
+way, and the way `make dev` does (dev.py): the same command, in its own process group, stopped by
+`stop_dagster_dev`, which launches nothing more and leaves no process of the group (a leftover would keep the port
+and the pool slot).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -24,7 +24,8 @@ import psutil
 import pytest
 import requests
 
-from intercom_assets_tests.demo import DEMO_TOKEN, REPO_ROOT, bundled_server, spawn_group, stop_process_group
+from intercom_assets_tests.demo import DEMO_TOKEN, REPO_ROOT, bundled_server, spawn_group
+from intercom_assets_tests.dev import dagster_dev_command, stop_dagster_dev
 
 LOCATION = "intercom_assets"
 REPOSITORY = "__repository__"
@@ -124,9 +125,8 @@ def running_dagster_dev(workdir: Path, intercom_env: Mapping[str, str], server_l
     port = free_port()
     dev = DagsterDev(f"http://127.0.0.1:{port}", workdir / "parquet", workdir / "dagster-dev.log", server_log, home)
     env = {**os.environ, **intercom_env, "DAGSTER_HOME": str(home), "INTERCOM_PARQUET_ROOT": str(dev.parquet_root)}
-    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
     with open(dev.log, "ab") as log:
-        process = spawn_group(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = spawn_group(dagster_dev_command(port), cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     dev.pid = process.pid
     try:
         started = time.monotonic()
@@ -134,7 +134,7 @@ def running_dagster_dev(workdir: Path, intercom_env: Mapping[str, str], server_l
         print(f"dagster dev ready in {time.monotonic() - started:.0f} s")
         yield dev
     finally:
-        stop_process_group(process, timeout=30)
+        stop_dagster_dev(process, timeout=30)
 
 
 @contextmanager

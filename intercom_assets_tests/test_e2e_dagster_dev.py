@@ -96,3 +96,8 @@ def test_ui_backfill_of_every_table_through_dagster_dev(dagster_dev: DagsterDev)
         # INTERCOM_AUTOMATION=off stops what launches runs; the alerting sensors stay on.
         assert schedule_names[SCHEDULE]["scheduleState"]["status"] == "STOPPED", schedule_names[SCHEDULE]
         assert sensor_names[CATCHUP_SENSOR]["sensorState"]["status"] == "STOPPED", sensor_names[CATCHUP_SENSOR]
+
+        # The code server and the run worker loaded the code location: neither printed a warning nobody can act on.
+        log = dagster_dev.log.read_text(errors="replace")
+        for noise in ("PreviewWarning", "SupersessionWarning"):
+            assert noise not in log, f"{noise} in the dagster dev log"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -42,11 +43,13 @@ from intercom_assets_tests.dagster_dev import (
     wait_for_code_location,
 )
 from intercom_assets_tests.demo import DEMO_TOKEN, REPO_ROOT, bundled_server, spawn_group, stop_process_group
+from intercom_assets_tests.dev import kill_group, wait_group
 
 SCHEDULE = "intercom_attribution_window_schedule"
 PG_USER, PG_PASSWORD, PG_DB = "dagster", "pg-test-password-8c1f", "dagster_prod"
 STARTUP_TIMEOUT_SECONDS = 120.0
 RUNS_TIMEOUT_SECONDS = 200.0
+GROUP_STOP_TIMEOUT_SECONDS = 30.0
 NOT_RUN = "PostgreSQL server binaries not installed: this test did not run"
 
 
@@ -208,8 +211,15 @@ def deployment(postgres: Postgres, tmp_path: Path) -> Iterator[Deployment]:
                                STARTUP_TIMEOUT_SECONDS)
             yield deployment
         finally:
-            for process in processes:
+            # The daemon first, so that nothing new is launched. Each process group until it is empty: the webserver
+            # and the daemon each run the code location in a `dagster api grpc` of their own (the daemon's also runs
+            # the runs it launches), which outlives its parent while it winds down a run. One still doing so when
+            # the `postgres` fixture stopped the database lost its cleanup thread (it reads the runs from the
+            # database) and then waited forever for it: a `dagster api grpc` left running long after the suite.
+            for process in reversed(processes):
                 stop_process_group(process, timeout=30)
+                if not wait_group(process.pid, GROUP_STOP_TIMEOUT_SECONDS):
+                    kill_group(process.pid, signals=(signal.SIGKILL,))
 
 
 def _tags(run: dict[str, Any]) -> dict[str, str]:
