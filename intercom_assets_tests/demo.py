@@ -312,7 +312,7 @@ def run_demo() -> int:
     print(f"\nRun {run_id or '(id not found in the log)'} succeeded in {elapsed:.0f} s.\n")
     print(format_summary(summarize(settings.parquet_root, (*(spec.name for spec in TABLES), "deleted_records"))))
     current_root = Path(settings.parquet_root) / "current"
-    current = summarize(str(current_root), tuple(spec.name for spec in TABLES if not spec.is_snapshot))
+    current = summarize(str(current_root), tuple(spec.name for spec in TABLES if spec.has_current_state))
     print("\nCurrent state (assets intercom/<table>_current, one row per record): "
           + ", ".join(f"{s.table} {s.rows}" for s in current)
           + f"\n  files: {_display_path(current_root)}/<table>/date=*/part-0.parquet")

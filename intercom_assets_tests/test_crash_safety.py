@@ -49,7 +49,7 @@ from intercom_assets_tests.intercom_server import IntercomTestServer
 FIRST, LAST = "2026-11-14", "2026-11-20"
 DAYS = keys_between(FIRST, LAST)
 # The range ends before today: the history tables are written, snapshot tables (today only) are not.
-TABLE_NAMES = [spec.name for spec in TABLES if not spec.is_snapshot]
+TABLE_NAMES = [spec.name for spec in TABLES if spec.has_current_state]  # deleted_records: detection days
 WINDOW_FILES = [Path(table) / f"date={day}" / PART_FILE for table in TABLE_NAMES for day in DAYS]
 # Slow enough that extraction spans seconds (a random kill can land in it), fast enough to keep the test short.
 LATENCY_MS = 60
