@@ -37,7 +37,8 @@ class IntercomTestServer:
         self.workspace = Workspace(seed=seed, scale=scale, now=now, timezone=workspace_timezone,
                                    unanswered_share=unanswered_share)
         self._faults = FaultInjector(faults or Faults(), seed)
-        self._scrolls = ScrollManager(self._faults, ttl_seconds=scroll_ttl_seconds, page_size=scroll_page_size)
+        self._scrolls = ScrollManager(self._faults, ttl_seconds=scroll_ttl_seconds, page_size=scroll_page_size,
+                                      seed=seed)
         self._api = IntercomApi(self.workspace, self._scrolls)
         self._state = ServerState(self._api, token, RateLimiter(rate_limit_per_minute), self._faults, latency_ms)
         if refusals:
