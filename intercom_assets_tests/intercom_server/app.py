@@ -52,6 +52,10 @@ def accepts_json(accept: str | None) -> bool:
     return False
 
 
+GATE_TIMEOUT_SECONDS = 60.0
+"""The longest a held request waits for its gate (a failing test must not hang the server)."""
+
+
 class ServerState:
     """Everything the handler threads share: API, token, limits, faults and counters."""
 
@@ -63,6 +67,7 @@ class ServerState:
         self.faults = faults
         self.latency_ms = latency_ms
         self.refusals = Refusals()
+        self.gate: threading.Event | None = None  # set by IntercomTestServer.hold_requests()
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._in_flight = 0
@@ -85,6 +90,10 @@ class ServerState:
     def max_in_flight(self) -> int:
         with self._lock:
             return self._max_in_flight
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -182,6 +191,9 @@ class IntercomRequestHandler(BaseHTTPRequestHandler):
                   body: bytes, key: str) -> None:
         if state.latency_ms:
             time.sleep(state.latency_ms / 1000)
+        gate = state.gate
+        if gate is not None:
+            gate.wait(GATE_TIMEOUT_SECONDS)
         auth = self.headers.get("Authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), state.token.encode()):
