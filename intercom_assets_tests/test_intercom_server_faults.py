@@ -147,3 +147,11 @@ def test_scroll_params_are_seeded(srv: IntercomTestServer) -> None:
             params.append(http.get(f"{server.base_url}/companies/scroll").json()["scroll_param"])
             server.reset_scroll()
     assert params[0] != params[1] and params[:2] == params[2:]
+
+
+def test_a_faults_seed_replaces_the_servers() -> None:
+    names = [f"GET /conversations/{n}" for n in range(50)]
+    chosen = _streaks(FaultInjector(Faults(rate500=0.45, seed=8), seed=7), names, attempts=4)
+    assert chosen == _streaks(FaultInjector(Faults(rate500=0.45), seed=8), names, attempts=4)
+    assert chosen != _streaks(FaultInjector(Faults(rate500=0.45), seed=7), names, attempts=4)
+    assert Faults.parse("rate500=0.45,seed=8") == Faults(rate500=0.45, seed=8)

@@ -59,7 +59,9 @@ class Faults:
     """Fault configuration; every knob defaults to "off".
 
     Rates are probabilities per request. `paths` restricts the rate knobs to requests whose
-    "METHOD /path-template" key or path template starts with one of the given prefixes.
+    "METHOD /path-template" key or path template starts with one of the given prefixes. `seed` picks
+    which requests meet the faults (None: the server's seed); a test that needs its few requests to
+    meet a fault chooses one that does (the draw is the same on every run).
     """
 
     rate429: float = 0.0
@@ -74,6 +76,7 @@ class Faults:
     scroll_expire_after_pages: int | None = None
     scroll_500_after_pages: int | None = None
     paths: list[str] = field(default_factory=list)
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         total = 0.0
@@ -159,7 +162,8 @@ class FaultInjector:
                 return None
             attempt = self._attempts.get(request, 0)
             self._attempts[request] = attempt + 1
-        return pick_fault(faults, fault_roll(self._seed, request, attempt))
+        seed = self._seed if faults.seed is None else faults.seed
+        return pick_fault(faults, fault_roll(seed, request, attempt))
 
     def not_an_attempt(self, key: str, template: str, request: str) -> None:
         """Uncount the last draw of `request`: its refusal (scroll_exists) came from the clock, not the request.
