@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
+from intercom_assets_tests.clock import FROZEN_NOW, freeze
 from intercom_assets_tests.intercom_server import IntercomTestServer
 
 TEST_TOKEN = "test-token-0123456789abcdef"
@@ -33,3 +34,10 @@ def intercom_env(intercom_server, tmp_path, monkeypatch) -> dict[str, str]:
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+@pytest.fixture
+def today(monkeypatch: pytest.MonkeyPatch) -> date:
+    """The day runs and sensors act on, frozen for this test (see clock.py): FROZEN_NOW's day."""
+    freeze(monkeypatch.setattr)
+    return FROZEN_NOW.date()

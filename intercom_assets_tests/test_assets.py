@@ -26,11 +26,22 @@ from intercom_assets.tables import TABLES, TABLES_BY_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2026-11-10", "2026-11-20"  # the test server's data ends on TEST_NOW's day, 2026-11-20
-TODAY = datetime.now(UTC).date().isoformat()  # snapshots are taken on the real day of extraction
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
-TO_TODAY = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": TODAY}
+# `python -m dagster` with the clock of clock.py frozen (the code location runs in this same process).
+FROZEN_DAGSTER_CLI = ("import runpy, sys; from intercom_assets_tests.clock import freeze; freeze(setattr); "
+                      "sys.argv[0] = 'dagster'; runpy.run_module('dagster', run_name='__main__', alter_sys=True)")
 INCREMENTAL = [spec for spec in TABLES if spec.has_current_state]  # history tables (deleted_records is a log)
 SNAPSHOTS = [spec for spec in TABLES if spec.is_snapshot]
+
+
+@pytest.fixture
+def to_today(today: date) -> str:
+    """The frozen day of extraction (fixture `today`): snapshot tables are materialized on that day only."""
+    return today.isoformat()
+
+
+def _through(first: str, last: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
 @pytest.fixture
@@ -119,7 +130,7 @@ def _check_states(instance: DagsterInstance, table: str, check: str) -> dict[str
     }
 
 
-def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server):
+def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server, to_today):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
     ws = intercom_server.workspace
@@ -142,9 +153,9 @@ def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server):
         # a range that does not reach today takes no snapshot: no file, no materialization, no check result
         assert not (root / spec.name).exists() and states[spec.name] == {}, spec.name
     # deleted_records: every day of the range is materialized (empty: nothing was detected then) and checked, and
-    # the day of detection (the real today) holds the seeded deletions and merges
+    # the day of detection (the frozen today) holds the seeded deletions and merges
     assert states["deleted_records"] == {**dict.fromkeys(keys_between(FIRST, LAST), "SUCCEEDED"),
-                                         TODAY: "SUCCEEDED"}
+                                         to_today: "SUCCEEDED"}
     assert all(not _stored(root, "deleted_records", day) for day in keys_between(FIRST, LAST))
     # (the test server seeds deleted conversations and merged leads: their detection lands in deleted_records)
     # (and the current state of every incremental table, refreshed in the same run)
@@ -168,13 +179,13 @@ def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server):
     assert counts.get("GET /contacts/{id}/tags", 0) == len(truncated)
 
 
-def test_rerun_is_idempotent_and_an_updated_record_moves_day(env, intercom_server):
+def test_rerun_is_idempotent_and_an_updated_record_moves_day(env, intercom_server, to_today):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
     with DagsterInstance.ephemeral() as instance:
-        _materialize(defs, instance, TO_TODAY)
+        _materialize(defs, instance, _through(FIRST, to_today))
         before = {spec.name: _rows_without_extracted_at(root, spec.name) for spec in TABLES}
-        _materialize(defs, instance, TO_TODAY)
+        _materialize(defs, instance, _through(FIRST, to_today))
         after = {spec.name: _rows_without_extracted_at(root, spec.name) for spec in TABLES}
         assert before == after
 
@@ -189,21 +200,21 @@ def test_rerun_is_idempotent_and_an_updated_record_moves_day(env, intercom_serve
     assert mover["id"] in _stored(root, "contacts", "2026-11-18")
 
 
-def test_snapshot_tables_materialize_only_the_day_of_their_snapshot(env, intercom_server):
+def test_snapshot_tables_materialize_only_the_day_of_their_snapshot(env, intercom_server, to_today):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
-    first = (date.fromisoformat(TODAY) - timedelta(days=2)).isoformat()
+    first = (date.fromisoformat(to_today) - timedelta(days=2)).isoformat()
     older = root / "admins" / f"date={first}" / "part-0.parquet"
     defs = build_definitions(load_settings())
-    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": TODAY}
+    tags = _through(first, to_today)
     with DagsterInstance.ephemeral() as instance:
         result = _materialize(defs, instance, tags)
         for spec in SNAPSHOTS:
-            assert sorted(p.parent.name for p in (root / spec.name).glob("*/*.parquet")) == [f"date={TODAY}"]
-            assert instance.get_materialized_partitions(asset_key(spec.name)) == {TODAY}, spec.name
-        todays = pq.read_table(root / "admins" / f"date={TODAY}" / "part-0.parquet")
+            assert sorted(p.parent.name for p in (root / spec.name).glob("*/*.parquet")) == [f"date={to_today}"]
+            assert instance.get_materialized_partitions(asset_key(spec.name)) == {to_today}, spec.name
+        todays = pq.read_table(root / "admins" / f"date={to_today}" / "part-0.parquet")
         assert todays.num_rows == len(intercom_server.workspace.admins)
         events = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "admins"]
-        assert [e.partition for e in events] == [TODAY]
+        assert [e.partition for e in events] == [to_today]
         # A snapshot file from an earlier day (as if extracted then) is never touched by a later run, and since no
         # run here materialized it, the UI does not claim it; its file is still checked, so the Checks tab shows
         # the truth about it.
@@ -211,15 +222,15 @@ def test_snapshot_tables_materialize_only_the_day_of_their_snapshot(env, interco
         pq.write_table(todays.slice(0, 2), older)
         _materialize(defs, instance, tags)
         assert pq.read_table(older).num_rows == 2
-        assert instance.get_materialized_partitions(asset_key("admins")) == {TODAY}
-        assert _check_states(instance, "admins", CHECK_VALID) == {first: "SUCCEEDED", TODAY: "SUCCEEDED"}
+        assert instance.get_materialized_partitions(asset_key("admins")) == {to_today}
+        assert _check_states(instance, "admins", CHECK_VALID) == {first: "SUCCEEDED", to_today: "SUCCEEDED"}
 
 
-def test_every_table_reads_as_one_dataset_with_duckdb_and_pyarrow(env, intercom_server):
+def test_every_table_reads_as_one_dataset_with_duckdb_and_pyarrow(env, intercom_server, to_today):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
     with DagsterInstance.ephemeral() as instance:
-        _materialize(defs, instance, TO_TODAY)
+        _materialize(defs, instance, _through(FIRST, to_today))
     con = duckdb.connect()
     for spec in TABLES:
         glob = str(root / spec.name / "*" / "*.parquet")
@@ -231,12 +242,12 @@ def test_every_table_reads_as_one_dataset_with_duckdb_and_pyarrow(env, intercom_
         assert table.schema.remove(table.schema.get_field_index("date")) == spec.converter().schema
 
 
-def test_each_partition_event_carries_its_own_facts_and_the_run_its_figures(env, intercom_server):
+def test_each_partition_event_carries_its_own_facts_and_the_run_its_figures(env, intercom_server, to_today):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
-    days = keys_between(FIRST, TODAY)
+    days = keys_between(FIRST, to_today)
     with DagsterInstance.ephemeral() as instance:
-        result = _materialize(defs, instance, TO_TODAY)
+        result = _materialize(defs, instance, _through(FIRST, to_today))
         tags = instance.get_run_by_id(result.run_id).tags
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     events = [e for e in result.get_asset_materialization_events() if e.partition is not None]
@@ -255,14 +266,14 @@ def test_each_partition_event_carries_its_own_facts_and_the_run_its_figures(env,
         assert path == root / event.asset_key.path[-1] / f"date={event.partition}" / "part-0.parquet"
         assert metadata["size_bytes"].value == path.stat().st_size
         assert metadata["dagster/row_count"].value == pq.ParquetFile(path).metadata.num_rows
-    assert tags[WINDOW_TAG] == f"{FIRST}...{TODAY}"
+    assert tags[WINDOW_TAG] == f"{FIRST}...{to_today}"
     assert int(tags[REQUESTS_TAG]) > 0 and tags[RATE_LIMITED_TAG] == "0" and float(tags[SECONDS_TAG]) > 0
     # every API pass's duration, so a user sees which one outgrows the schedule
     chains = dict(item.split("=") for item in tags[CHAINS_TAG].split())
     assert {spec.source.name for spec in TABLES_BY_NAME.values() if spec.name != "deleted_records"} == set(chains)
     assert all(value.endswith("s") and float(value[:-1]) >= 0 for value in chains.values())
     summaries = [message for message in logs if message.startswith("Run summary:")]
-    assert len(summaries) == 1 and f"{FIRST}...{TODAY}" in summaries[0] and "POST /contacts/search" in summaries[0]
+    assert len(summaries) == 1 and f"{FIRST}...{to_today}" in summaries[0] and "POST /contacts/search" in summaries[0]
     # the column schema, with descriptions, is on the definitions, not on the events
     spec = defs.resolve_assets_def(asset_key("contacts")).specs_by_key[asset_key("contacts")]
     schema = spec.metadata["dagster/column_schema"]
@@ -273,24 +284,26 @@ def test_each_partition_event_carries_its_own_facts_and_the_run_its_figures(env,
     assert lineage == {source_key("contacts_search")}
 
 
-def test_cli_partition_range_materializes_every_table_and_logs_no_debug_lines(env, intercom_server, tmp_path):
-    """The documented command line, run from the repo root as a user would, with the repo's dagster.yaml."""
+def test_cli_partition_range_materializes_every_table_and_logs_no_debug_lines(env, intercom_server, to_today,
+                                                                              tmp_path):
+    """The documented command line, run from the repo root as a user would, with the repo's dagster.yaml (through
+    `python -m dagster` with the run's clock frozen, as in-process runs have it, so its snapshot day is known)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     first = "2026-11-18"
     completed = subprocess.run(
-        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "intercom_assets.definitions",
-         "--select", "*", "--partition-range", f"{first}...{TODAY}"],
+        [sys.executable, "-c", FROZEN_DAGSTER_CLI, "asset", "materialize", "-m", "intercom_assets.definitions",
+         "--select", "*", "--partition-range", f"{first}...{to_today}"],
         cwd=REPO, env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     for spec in INCREMENTAL:
-        for day in keys_between(first, TODAY):
+        for day in keys_between(first, to_today):
             assert (root / spec.name / f"date={day}" / "part-0.parquet").exists(), (spec.name, day)
     for spec in SNAPSHOTS:
-        assert [p.parent.name for p in (root / spec.name).glob("*/*.parquet")] == [f"date={TODAY}"]
+        assert [p.parent.name for p in (root / spec.name).glob("*/*.parquet")] == [f"date={to_today}"]
     console = (completed.stdout + completed.stderr).splitlines()
     # python_logs in dagster.yaml sets the console level for CLI runs (Definitions-level loggers do not)
     assert sum(" - DEBUG - " in line for line in console) == 0

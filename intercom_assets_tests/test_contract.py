@@ -1,6 +1,6 @@
 """Contract tests: the test server's real responses validate against the official 2.16 description.
 
-Only the relaxations ../shared/reference/intercom-openapi/SOURCE.md (beside the repo) lists are applied, each one
+Only the relaxations fixtures/intercom-openapi/SOURCE.md lists are applied, each one
 explicitly and narrowly on a deep copy of the loaded description (see RELAXATIONS below); the last
 tests prove the relaxed description still rejects wrong types, bad enums and broken list shapes.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +25,7 @@ from openapi_schema_validator import OAS30Validator
 from intercom_assets_tests.conftest import TEST_NOW, TEST_TOKEN
 from intercom_assets_tests.intercom_server import Faults, IntercomTestServer
 
-SPEC_PATH = Path(os.environ.get(
-    "INTERCOM_OPENAPI_SPEC",
-    Path(__file__).resolve().parents[2] / "shared/reference/intercom-openapi/api.intercom.io.2.16.yaml",
-))
+SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "intercom-openapi" / "api.intercom.io.2.16.yaml"
 SPEC_HOST = "https://api.intercom.io"
 NULL_ONLY: dict[str, Any] = {"type": "object", "nullable": True, "enum": [None]}
 
@@ -93,11 +89,6 @@ def relax(spec: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        message = f"OpenAPI description not found at {SPEC_PATH} (set INTERCOM_OPENAPI_SPEC): contract tests skipped"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
     return load_spec()
 
 

@@ -7,9 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -149,21 +148,32 @@ def test_simple_endpoints(intercom_server: IntercomTestServer, http: requests.Se
     assert conv.status_code == 422 and conv.json()["errors"][0]["code"] == "parameter_invalid"
 
 
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll a state the server reaches (not a guess at how long it takes)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never reached: {what}"
+        time.sleep(0.005)
+
+
 def test_keep_alive_and_concurrency_tracking(intercom_server: IntercomTestServer) -> None:
-    intercom_server.set_latency_ms(100)
     intercom_server.reset_counts()
-    barrier = threading.Barrier(16)
+    gate = intercom_server.hold_requests()
 
     def call(_: int) -> int:
         with requests.Session() as session:
             session.headers.update(HEADERS)
-            barrier.wait()
             return session.get(intercom_server.base_url + "/tags").status_code
 
     with ThreadPoolExecutor(16) as pool:
-        assert set(pool.map(call, range(16))) == {200}
-    assert 8 <= intercom_server.max_in_flight() <= 16
+        statuses = pool.map(call, range(16))
+        _wait_until(lambda: intercom_server.in_flight() == 16, "all 16 requests held in flight at once")
+        gate.set()
+        assert set(statuses) == {200}
+    assert intercom_server.max_in_flight() == 16
     assert intercom_server.request_counts() == {"GET /tags": 16}
+    # a handler thread leaves after its answer is sent: the client may have it first
+    _wait_until(lambda: intercom_server.in_flight() == 0, "every handler finished")
     intercom_server.reset_counts()
     assert intercom_server.max_in_flight() == 0 and intercom_server.request_counts() == {}
 
@@ -318,18 +328,20 @@ def test_scroll_pages_all_companies_once_then_ends(intercom_server: IntercomTest
     assert http.get(intercom_server.base_url + "/companies/scroll").status_code == 200
 
 
-def test_scroll_is_exclusive_and_param_expires(intercom_server: IntercomTestServer, http: requests.Session) -> None:
-    url = intercom_server.base_url + "/companies/scroll"
-    intercom_server.scroll_ttl_seconds = 0.3
-    first = http.get(url).json()
-    second = http.get(url)
-    assert second.status_code == 400
-    assert second.json()["errors"][0]["code"] == "scroll_exists"
-    assert http.get(url, params={"scroll_param": first["scroll_param"]}).status_code == 200
-    time.sleep(0.4)
-    expired = http.get(url, params={"scroll_param": first["scroll_param"]})
-    assert expired.status_code == 404 and expired.json()["errors"][0]["code"] == "not_found"
-    assert http.get(url).status_code == 200
+def test_scroll_is_exclusive_and_param_expires(http: requests.Session) -> None:
+    clock = SteppedClock(1_800_000_000.0)
+    with IntercomTestServer(token=TEST_TOKEN, now=TEST_NOW, scroll_ttl_seconds=60, clock=clock) as srv:
+        url = srv.base_url + "/companies/scroll"
+        first = http.get(url).json()
+        second = http.get(url)
+        assert second.status_code == 400
+        assert second.json()["errors"][0]["code"] == "scroll_exists"
+        clock.now += 60  # idle for exactly the TTL: still open
+        assert http.get(url, params={"scroll_param": first["scroll_param"]}).status_code == 200
+        clock.now += 60.5
+        expired = http.get(url, params={"scroll_param": first["scroll_param"]})
+        assert expired.status_code == 404 and expired.json()["errors"][0]["code"] == "not_found"
+        assert http.get(url).status_code == 200
 
 
 def test_scroll_with_no_companies(intercom_server: IntercomTestServer, http: requests.Session) -> None:
@@ -357,31 +369,39 @@ def test_conversation_shows_newest_500_parts(intercom_server: IntercomTestServer
 
 
 # ---- rate limiting ----------------------------------------------------------------------------
-def _wait_for_fresh_window() -> None:
-    while time.time() % 10 > 6:
-        time.sleep(0.2)
+class SteppedClock:
+    """The server's clock (unix seconds), moved only by the test: windows and expiry are exact, not raced."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_rate_limit_headers_and_429(intercom_server: IntercomTestServer, http: requests.Session) -> None:
-    unlimited = http.get(intercom_server.base_url + "/tags")
-    assert int(unlimited.headers["X-RateLimit-Limit"]) >= 10_000
-    intercom_server.set_rate_limit(60)
-    assert window_limit(60) == 10 and window_limit(1000) == 167
-    _wait_for_fresh_window()
-    responses = [http.get(intercom_server.base_url + "/tags") for _ in range(12)]
-    statuses = [r.status_code for r in responses]
-    assert statuses.count(200) <= 10 and statuses[-1] == 429
-    window_end = (int(time.time()) // 10 + 1) * 10
-    ok = [r for r in responses if r.status_code == 200]
-    remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in ok]
-    assert remaining == sorted(remaining, reverse=True)
-    limited = responses[-1]
-    assert limited.headers["X-RateLimit-Limit"] == "10" and limited.headers["X-RateLimit-Remaining"] == "0"
-    assert int(limited.headers["X-RateLimit-Reset"]) == window_end
-    assert limited.json()["errors"] == [{"code": "rate_limit_exceeded",
-                                         "message": "Exceeded rate limit of 10 in 10_seconds"}]
-    intercom_server.set_rate_limit(None)
-    assert http.get(intercom_server.base_url + "/tags").status_code == 200
+def test_rate_limit_headers_and_429(http: requests.Session) -> None:
+    clock = SteppedClock(1_800_000_003.5)  # 3.5 s into the window [1_800_000_000, 1_800_000_010)
+    with IntercomTestServer(token=TEST_TOKEN, now=TEST_NOW, clock=clock) as srv:
+        unlimited = http.get(srv.base_url + "/tags")
+        assert int(unlimited.headers["X-RateLimit-Limit"]) >= 10_000
+        srv.set_rate_limit(60)
+        assert window_limit(60) == 10 and window_limit(1000) == 167
+        clock.now = 1_800_000_010.0  # a fresh window
+        responses = [http.get(srv.base_url + "/tags") for _ in range(12)]
+        assert [r.status_code for r in responses] == [200] * 10 + [429] * 2
+        assert [int(r.headers["X-RateLimit-Remaining"]) for r in responses] == [*range(9, -1, -1), 0, 0]
+        limited = responses[-1]
+        assert limited.headers["X-RateLimit-Limit"] == "10" and limited.headers["X-RateLimit-Remaining"] == "0"
+        assert int(limited.headers["X-RateLimit-Reset"]) == 1_800_000_020
+        assert limited.json()["errors"] == [{"code": "rate_limit_exceeded",
+                                             "message": "Exceeded rate limit of 10 in 10_seconds"}]
+        clock.now = 1_800_000_019.9
+        assert http.get(srv.base_url + "/tags").status_code == 429
+        clock.now = 1_800_000_020.0  # the next window has its own budget
+        assert http.get(srv.base_url + "/tags").status_code == 200
+        srv.set_rate_limit(None)
+        clock.now = 1_800_000_020.5
+        assert [http.get(srv.base_url + "/tags").status_code for _ in range(12)] == [200] * 12
 
 
 # ---- fault knobs ------------------------------------------------------------------------------
@@ -503,9 +523,8 @@ def test_request_counts(intercom_server: IntercomTestServer, http: requests.Sess
 
 # ---- the synthetic workspace ------------------------------------------------------------------
 def test_workspace_is_deterministic_and_realistic() -> None:
-    start = time.monotonic()
     ws = Workspace(seed=1, scale="small", now=TEST_NOW)
-    assert time.monotonic() - start < 1.0
+    assert ws.counts() == {"contacts": 600, "companies": 150, "conversations": 300}  # small: what tests build
     again = Workspace(seed=1, scale="small", now=TEST_NOW)
     assert ws.contacts == again.contacts and ws.conversations == again.conversations
     assert ws.conversation_parts(ws.big_conversation_id) == again.conversation_parts(ws.big_conversation_id)

@@ -39,6 +39,7 @@ from intercom_assets.keys import asset_key
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import TABLES
+from intercom_assets_tests.clock import FROZEN_NOW
 from intercom_assets_tests.demo import open_instance
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,8 @@ RETENTION_DAYS = 7
 
 
 @pytest.fixture
-def home(intercom_env, tmp_path) -> Path:
+def home(intercom_env, today, tmp_path) -> Path:
+    """A DAGSTER_HOME with the repo's dagster.yaml; the runs' clock is frozen (their deleted_records day is fixed)."""
     path = tmp_path / "dagster_home"
     path.mkdir()
     shutil.copyfile(REPO / "dagster.yaml", path / "dagster.yaml")
@@ -99,8 +101,9 @@ def _state(instance: DagsterInstance) -> dict[str, Any]:
         name: (record.timestamp, _original_metadata(record))
         for name, record in state["newest"].items()
     }
-    now = datetime.now(UTC)
-    state["missing"] = missing_partitions(instance, partitions_def, "2026-11-21", current_time=now)
+    # Days missing before 2026-11-21, as of a fixed instant after it: the wall clock's day would move between the
+    # states compared across UTC midnight.
+    state["missing"] = missing_partitions(instance, partitions_def, "2026-11-21", current_time=FROZEN_NOW)
     for info in instance.event_log_storage.get_asset_check_partition_info(check_keys(TABLES)):
         state["checks"][(info.check_key, info.partition_key)] = (info.latest_execution_status, info.is_current)
     state["checks"].update(asyncio.run(_latest_checks_as_the_ui_reads_them(instance)))

@@ -1,6 +1,6 @@
 """Objects Intercom's REAL API returned keep every value through a run's path, nearly all in typed columns.
 
-Each folder of ../shared/reference/real-payloads (beside the repo) is one source. Every object goes the way a run
+Each folder of fixtures/real-payloads is one source. Every object goes the way a run
 takes it: the table's row derivation, `TableStager` (conversion, staging, de-duplication), a Parquet partition
 written through `ParquetStore`, and read back. Then, for every leaf of the object as the API sent it (a non-null
 scalar, or an empty object or list, at any depth), the test finds where it went:
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import pkgutil
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -53,9 +52,9 @@ from intercom_assets.schemas import (
 )
 from intercom_assets.tables import TABLES_BY_NAME, table_rows
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-PAYLOADS = REFERENCE / "real-payloads"
-SOURCES = sorted(p.name for p in PAYLOADS.glob("*") if (p / "objects.json").is_file()) if PAYLOADS.is_dir() else []
+PAYLOADS = Path(__file__).resolve().parent / "fixtures" / "real-payloads"
+# Named, not globbed: a folder gone missing fails its own test instead of silently leaving the evidence out.
+SOURCES = ("estuary_2_11", "estuary_2_16", "nango_2024", "nango_2026", "openapi_2_16")
 MIN_DECLARED_SHARE = 0.99
 SNAPSHOT_DAY = "2026-01-01"
 EXTRACTED_AT = 1_767_225_600
@@ -333,13 +332,9 @@ def report(source: str, result: SourceResult) -> str:
     return "\n".join(lines)
 
 
-def test_reference_payloads_are_present():
-    """Without the recordings this evidence is missing: CI must not pass silently."""
-    if not SOURCES:
-        message = f"no real-payload folders under {PAYLOADS}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+def test_every_recorded_source_is_checked():
+    """A folder added to fixtures/real-payloads must be named in SOURCES, or its objects would go unchecked."""
+    assert sorted(p.name for p in PAYLOADS.iterdir() if (p / "objects.json").is_file()) == sorted(SOURCES)
 
 
 @pytest.mark.parametrize("source", SOURCES)

@@ -78,12 +78,17 @@ def baseline(env, tmp_path_factory):
 # Random transport faults hit the searches and the per-conversation fetches; the scroll, where any broken page
 # means starting over, gets its own one-shot faults below (and random ones in test_client.py).
 NOT_SCROLL = ["POST /contacts/search", "POST /conversations/search", "GET /conversations/{id}"]
+# A fault is a function of (seed, request, attempt), so which of the faulty run's 9 searches (one per day slice;
+# its conversations are already stored) meet one is fixed by the seed. Seed 1, the server's, meets none at these
+# rates (all 9 first rolls are >= 0.5, a 1-in-512 draw); seed 2 meets 4 faults at 0.15, 5 at 0.24 and 0.3, 11 at
+# 0.5, at most 2 in a row: every run.
+FAULT_SEED = 2
 FAULTS = {
-    "429 storm": Faults(rate429=0.5, paths=["POST /contacts/search", "POST /conversations/search"]),
-    "5xx bursts": Faults(rate500=0.08, rate502=0.08, rate503=0.08, paths=NOT_SCROLL),
-    "connection closed mid-body": Faults(close=0.15, paths=NOT_SCROLL),
-    "truncated JSON in a 200": Faults(truncate=0.15, paths=NOT_SCROLL),
-    "response slower than the timeout": Faults(slow=0.3, slow_seconds=1.5, paths=NOT_SCROLL),
+    "429 storm": Faults(rate429=0.5, paths=["POST /contacts/search", "POST /conversations/search"], seed=FAULT_SEED),
+    "5xx bursts": Faults(rate500=0.08, rate502=0.08, rate503=0.08, paths=NOT_SCROLL, seed=FAULT_SEED),
+    "connection closed mid-body": Faults(close=0.15, paths=NOT_SCROLL, seed=FAULT_SEED),
+    "truncated JSON in a 200": Faults(truncate=0.15, paths=NOT_SCROLL, seed=FAULT_SEED),
+    "response slower than the timeout": Faults(slow=0.3, slow_seconds=1.5, paths=NOT_SCROLL, seed=FAULT_SEED),
     "scroll_exists on the first scroll": Faults(scroll_exists=2),
     "scroll expires mid-way": Faults(scroll_expire_after_pages=3),
     "500 mid-scroll": Faults(scroll_500_after_pages=2),

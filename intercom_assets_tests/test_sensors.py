@@ -36,13 +36,14 @@ from intercom_assets.keys import asset_key
 from intercom_assets.partitions import DATE_FORMAT, keys_between
 from intercom_assets.settings import Settings
 from intercom_assets.tables import TABLES
+from intercom_assets_tests.clock import FROZEN_NOW
 from intercom_assets_tests.webhook import Webhook
 
 TOKEN = "test-token-0123456789abcdef"
 START = "dagster/asset_partition_range_start"
 END = "dagster/asset_partition_range_end"
 WINDOW = 3
-TODAY = datetime.now(UTC).date()
+TODAY = FROZEN_NOW.date()  # the sensors tick on this day: every test here freezes their clock (fixture below)
 
 
 def _day(days_ago: int) -> str:
@@ -59,6 +60,12 @@ def _settings(webhook: str | None = None, start: date | None = None, automation:
         alert_webhook_url=webhook,
         staging_dir=None,
     )
+
+
+@pytest.fixture(autouse=True)
+def _frozen_day(today: date) -> None:
+    """Every test here acts on TODAY, whenever it runs (a suite crossing UTC midnight moved the sensor's day)."""
+    assert today == TODAY
 
 
 @pytest.fixture

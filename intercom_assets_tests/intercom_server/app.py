@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import ApiError, error_body
-from .faults import FaultInjector
+from .faults import FaultInjector, request_identity
 from .handlers import ApiRequest, IntercomApi
 from .ratelimit import RateDecision, RateLimiter
 from .refusals import Refusals
@@ -52,6 +52,10 @@ def accepts_json(accept: str | None) -> bool:
     return False
 
 
+GATE_TIMEOUT_SECONDS = 60.0
+"""The longest a held request waits for its gate (a failing test must not hang the server)."""
+
+
 class ServerState:
     """Everything the handler threads share: API, token, limits, faults and counters."""
 
@@ -63,6 +67,7 @@ class ServerState:
         self.faults = faults
         self.latency_ms = latency_ms
         self.refusals = Refusals()
+        self.gate: threading.Event | None = None  # set by IntercomTestServer.hold_requests()
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._in_flight = 0
@@ -85,6 +90,10 @@ class ServerState:
     def max_in_flight(self) -> int:
         with self._lock:
             return self._max_in_flight
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -182,6 +191,9 @@ class IntercomRequestHandler(BaseHTTPRequestHandler):
                   body: bytes, key: str) -> None:
         if state.latency_ms:
             time.sleep(state.latency_ms / 1000)
+        gate = state.gate
+        if gate is not None:
+            gate.wait(GATE_TIMEOUT_SECONDS)
         auth = self.headers.get("Authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), state.token.encode()):
@@ -204,7 +216,9 @@ class IntercomRequestHandler(BaseHTTPRequestHandler):
         if refusal is not None:
             self._send(403, error_body(*refusal), decision)
             return
-        fault = state.faults.draw(key, route.template if route else path)
+        template = route.template if route else path
+        request_id = request_identity(self.command, path, query, body)
+        fault = state.faults.draw(key, template, request_id)
         if fault == "rate429":
             self._send_rate_limited(RateDecision(False, decision.limit, 0, decision.reset))
             return
@@ -212,8 +226,6 @@ class IntercomRequestHandler(BaseHTTPRequestHandler):
             status, code, message = FAULT_STATUS[fault]
             self._send(status, error_body(code, message), decision)
             return
-        if fault == "slow":
-            time.sleep(state.faults.faults.slow_seconds)
         if route is None:
             self._send(404, error_body("not_found", "Resource Not Found"), decision)
             return
@@ -223,12 +235,26 @@ class IntercomRequestHandler(BaseHTTPRequestHandler):
         try:
             status, payload = route.handler(request)
         except ApiError as exc:
+            if exc.code == "scroll_exists":
+                state.faults.not_an_attempt(key, template, request_id)
+            self._late(state, fault)
             self._send(exc.status, exc.body(), decision, headers=exc.headers)
             return
         except Exception as exc:  # noqa: BLE001 - a server bug must still answer in the envelope
             self._send(500, error_body("server_error", f"internal error: {type(exc).__name__}"), decision)
             raise
+        self._late(state, fault)
         self._send(status, payload, decision, mangle=fault)
+
+    @staticmethod
+    def _late(state: ServerState, fault: str | None) -> None:
+        """A slow answer: the request took effect on arrival (as every other one), only the answer is late.
+
+        Acting first and sleeping after keeps what a request changes (a scroll started or advanced) at a
+        fixed point of the request sequence, instead of racing the client's retry that follows its timeout.
+        """
+        if fault == "slow":
+            time.sleep(state.faults.faults.slow_seconds)
 
     def _send_rate_limited(self, decision: RateDecision) -> None:
         message = f"Exceeded rate limit of {decision.limit} in 10_seconds"

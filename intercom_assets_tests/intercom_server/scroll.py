@@ -9,6 +9,7 @@ first page still carries a scroll_param, and using it answers 404.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
@@ -43,8 +44,11 @@ class ScrollManager:
     """Thread-safe state of the workspace's companies scroll."""
 
     def __init__(self, faults: FaultInjector, ttl_seconds: float = DEFAULT_TTL_SECONDS,
-                 page_size: int = DEFAULT_PAGE_SIZE, clock: Callable[[], float] = time.monotonic) -> None:
+                 page_size: int = DEFAULT_PAGE_SIZE, clock: Callable[[], float] = time.monotonic,
+                 seed: int = 0) -> None:
         self._lock = threading.Lock()
+        # Seeded scroll_params: a page request is the same request (and meets the same faults) in every run.
+        self._params = random.Random(f"{seed}/scroll")
         self._faults = faults
         self._clock = clock
         self.ttl_seconds = ttl_seconds
@@ -68,7 +72,8 @@ class ScrollManager:
             self._expire_if_idle(now)
             if self._open is not None or self._faults.take_scroll_exists():
                 raise ApiError("scroll already exists for this workspace", code="scroll_exists")
-            self._open = _Scroll(param=str(uuid.uuid4()), ids=company_ids, last_used=now)
+            param = str(uuid.UUID(int=self._params.getrandbits(128), version=4))
+            self._open = _Scroll(param=param, ids=company_ids, last_used=now)
             self.started += 1
             return self._next_page(self._open, now)
 

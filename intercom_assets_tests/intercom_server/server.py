@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -29,7 +30,7 @@ class IntercomTestServer:
                  rate_limit_per_minute: int | None = None, faults: Faults | None = None,
                  host: str = "127.0.0.1", port: int = 0, scroll_ttl_seconds: float = DEFAULT_TTL_SECONDS,
                  scroll_page_size: int = DEFAULT_PAGE_SIZE, refusals: Mapping[str, str] | None = None,
-                 unanswered_share: float = UNANSWERED_SHARE) -> None:
+                 unanswered_share: float = UNANSWERED_SHARE, clock: Callable[[], float] | None = None) -> None:
         if not token:
             raise ValueError("token must not be empty")
         if host != "127.0.0.1":
@@ -37,9 +38,12 @@ class IntercomTestServer:
         self.workspace = Workspace(seed=seed, scale=scale, now=now, timezone=workspace_timezone,
                                    unanswered_share=unanswered_share)
         self._faults = FaultInjector(faults or Faults(), seed)
-        self._scrolls = ScrollManager(self._faults, ttl_seconds=scroll_ttl_seconds, page_size=scroll_page_size)
+        # `clock` (unix seconds) drives the rate-limit windows and scroll expiry, so tests can step time exactly.
+        self._scrolls = ScrollManager(self._faults, ttl_seconds=scroll_ttl_seconds, page_size=scroll_page_size,
+                                      clock=clock or time.monotonic, seed=seed)
         self._api = IntercomApi(self.workspace, self._scrolls)
-        self._state = ServerState(self._api, token, RateLimiter(rate_limit_per_minute), self._faults, latency_ms)
+        limiter = RateLimiter(rate_limit_per_minute, clock=clock or time.time)
+        self._state = ServerState(self._api, token, limiter, self._faults, latency_ms)
         if refusals:
             self.set_refusals(refusals)
         self._host = host
@@ -98,6 +102,19 @@ class IntercomTestServer:
     def max_in_flight(self) -> int:
         """Most requests handled at the same time since start or the last reset_counts()."""
         return self._state.max_in_flight()
+
+    def in_flight(self) -> int:
+        """Requests being handled right now."""
+        return self._state.in_flight()
+
+    def hold_requests(self) -> threading.Event:
+        """Hold every request from now on in flight until the returned event is set (60 s at most).
+
+        Concurrency tests then know how many requests are in flight, instead of hoping a latency is long enough.
+        """
+        gate = threading.Event()
+        self._state.gate = gate
+        return gate
 
     # ---- steering -----------------------------------------------------------------------------
     def set_faults(self, faults: Faults) -> None:
