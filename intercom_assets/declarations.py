@@ -79,6 +79,9 @@ class Source:
     params: Mapping[str, str] = field(default_factory=dict)
     window: str | None = None  # PAGES/SCROLL: WINDOW_PARAMS or WINDOW_FIELD; None: the whole list (snapshots)
     window_field: str = "updated_at"
+    # A WINDOW_FIELD list that comes sorted by `window_field`, newest first (the description says so of GET
+    # /articles): it is read only down to the run's window, the rest being older still.
+    newest_first: bool = False
     deletions: DeletionSignal | None = None
 
     @property

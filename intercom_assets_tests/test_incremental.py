@@ -94,3 +94,21 @@ def test_with_a_refresh_period_one_scroll_feeds_the_catch_up_chunks(intercom_env
             cached = pq.read_table(root / table / f"date={day}" / "part-0.parquet").drop_columns(["_extracted_at"])
             scrolled = pq.read_table(fresh / table / f"date={day}" / "part-0.parquet").drop_columns(["_extracted_at"])
             assert cached.to_pylist() == scrolled.to_pylist(), (table, day)
+
+
+def test_a_newest_first_list_is_read_down_to_the_window_only(intercom_env, intercom_server, tmp_path, monkeypatch):
+    """GET /articles comes newest first (the 2.16 description): a run over recent days stops paging below its
+    window, and still writes exactly the window's articles."""
+    monkeypatch.setenv("INTERCOM_PARQUET_ROOT", str(tmp_path / "lake"))
+    articles = sorted(intercom_server.workspace.snapshot("articles"), key=lambda a: a["updated_at"], reverse=True)
+    assert len(articles) > 25, "the list must have more than one page (25 a page)"
+    first, last = day_key(articles[3]["updated_at"]), day_key(articles[0]["updated_at"])
+    assert day_key(articles[24]["updated_at"]) < first, "the window must end inside the first page"
+    intercom_server.reset_counts()
+    with DagsterInstance.ephemeral() as instance:
+        assert build_definitions(load_settings()).resolve_job_def(INTERCOM_JOB).execute_in_process(
+            instance=instance, tags=range_tags(first, last), asset_selection=[asset_key("articles")]).success
+    assert intercom_server.request_counts().get("GET /articles", 0) == 1
+    stored = ds.dataset(tmp_path / "lake" / "articles", format="parquet", partitioning="hive").to_table()
+    assert sorted(stored.column("id").to_pylist()) == sorted(
+        a["id"] for a in articles if first <= day_key(a["updated_at"]) <= last)

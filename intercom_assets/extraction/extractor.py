@@ -216,6 +216,10 @@ class Extractor:
             return read_merged([self._slice_pages(source, part) for part in
                                 plan_slices(int(self.window.start.timestamp()), int(self.window.end.timestamp()),
                                             None, day_granular=False)])
+        if source.paging == PAGES and source.window == WINDOW_FIELD and source.newest_first:
+            # read lazily: a page read ahead past the window would be a request for nothing
+            return self._down_to_window(
+                self.client.iter_pages(source.path, source.list_key, dict(source.params) or None), source.window_field)
         if source.paging == PAGES:
             pages = read_ahead(self.client.iter_pages(source.path, source.list_key, dict(source.params) or None))
             return self._in_window(pages, source.window_field) if source.window == WINDOW_FIELD else pages
@@ -252,6 +256,22 @@ class Extractor:
             seen.update(str(record.get("id")) for record in page)
             yield page
         self._scrolled = seen
+
+    def _down_to_window(self, pages: Iterator[list[dict[str, Any]]], field_name: str
+                        ) -> Iterator[list[dict[str, Any]]]:
+        """A newest-first list's pages in the window, read until a record older than the window's start."""
+        start = self.window.start.timestamp()
+        try:
+            for page in pages:
+                kept = [record for record in page if self.window.contains(record.get(field_name))]
+                if kept:
+                    yield kept
+                if any(in_span(record.get(field_name), float("-inf"), start) for record in page):
+                    return  # every later page is older still
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
 
     def _in_window(self, pages: Iterable[list[dict[str, Any]]], field_name: str) -> Iterator[list[dict[str, Any]]]:
         for page in pages:
