@@ -144,7 +144,7 @@ def main() -> None:
     from intercom_assets.tables import TABLES
 
     tables = [name for name in args.tables.split(",") if name] or [spec.name for spec in TABLES]
-    history = [spec.name for spec in TABLES if spec.name in tables and not spec.is_snapshot]
+    history = [spec.name for spec in TABLES if spec.name in tables and spec.has_current_state]
     work = Path(tempfile.mkdtemp(prefix="intercom-growth-"))
     home = work / "dagster_home"
     home.mkdir()
