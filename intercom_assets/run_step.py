@@ -93,7 +93,7 @@ def run_extraction(
             detect = any(not spec.is_snapshot for spec in selected)
             deletions = DeletionWork.due(
                 DeletionDetector(client, log, lambda table: stored_ids(store, table), started), log, now,
-                options.deletion_sweep_hours,
+                options.deletion_sweep_hours, selected,
             ) if detect else None
             result = extract(client, selected, window,
                              started.strftime(DATE_FORMAT), staging, now, store, _scroll(context, options), deletions,
@@ -203,11 +203,11 @@ def _deletion_days(context: AssetExecutionContext, store: ParquetStore, window: 
     if DELETIONS_TABLE.name not in context.selected_output_names:
         return
     stored = store.stored_partitions(DELETIONS_TABLE.name)
+    missing = [key for key in window.partition_keys if key not in stored and key not in detection_days]
+    merge_deleted_records(store, [], 0, extracted_at, staging / "_deletions", days=missing)  # empty files, once
     for key in window.partition_keys:
         if key in detection_days:
             continue
-        if key not in stored:
-            merge_deleted_records(store, [], 0, extracted_at, staging / "_deletions", days=[key])
         path = store.partition_path(DELETIONS_TABLE.name, key)
         yield AssetMaterialization(
             asset_key(DELETIONS_TABLE.name), partition=key,

@@ -62,10 +62,13 @@ class DeletionWork:
     sweeps: tuple[Source, ...] = ()
 
     @classmethod
-    def due(cls, detector: DeletionDetector, known: DeletionLog, now: int, sweep_hours: int) -> DeletionWork:
-        """Detection with every declared sweep whose last run is older than `sweep_hours`."""
+    def due(cls, detector: DeletionDetector, known: DeletionLog, now: int, sweep_hours: int,
+            tables: Iterable[TableSpec]) -> DeletionWork:
+        """Detection with each declared sweep of a pass these tables make whose last sweep is older than
+        `sweep_hours` (a run without tickets does not sweep them: the app may lack their scope)."""
+        passes = {spec.source.name for spec in tables}
         sweeps = tuple(source for source in deletion_sources() if source.deletions and source.deletions.sweep
-                       and known.sweep_due(record_table(source).name, now, sweep_hours))
+                       and source.name in passes and known.sweep_due(record_table(source).name, now, sweep_hours))
         return cls(detector, known, sweeps)
 
 
