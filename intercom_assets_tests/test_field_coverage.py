@@ -1,0 +1,225 @@
+"""Every property the 2.16 description gives a table's object, at any depth, is a declared column (or excluded).
+
+Each table names the component schema one of its rows is (`TableSpec.described_by`). The walk follows `$ref`,
+`allOf`, `oneOf` and `anyOf` (an alternative's properties count like the others), nested objects and array items,
+and pairs each described property with the declared column, struct member or list item of the same name (or a
+struct alias). A JSON or MAP column holds everything below it. A property no declaration covers is a gap; a gap
+fails the test unless `columns/undeclared.py` excludes its path with a reason, and an exclusion that excludes no
+gap fails too. Paths read `a.b[].c` (`[]`: an array's item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from intercom_assets.columns.undeclared import UNDECLARED
+from intercom_assets.schemas import JSON, MAP, Column, FieldType, Kind, List, Struct, unwrap
+from intercom_assets.tables import TABLES, TableSpec
+
+SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "intercom-openapi" / "api.intercom.io.2.16.yaml"
+SCALARS = {"string", "integer", "number", "boolean"}
+Node = dict[str, Any]  # a schema node of the description
+
+
+@cache
+def schemas() -> dict[str, Any]:
+    """The description's component schemas (libyaml's C loader: the file is 1.3 MB)."""
+    with SPEC_PATH.open("rb") as handle:
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["components"]["schemas"]
+
+
+@dataclass
+class Shape:
+    """What a set of schema nodes describes at one position: the union over every $ref, allOf and alternative."""
+
+    properties: dict[str, list[Node]] = field(default_factory=dict)
+    items: list[Node] = field(default_factory=list)
+    scalar: bool = False  # some alternative is a plain string, number or boolean
+    open_map: bool = False  # some alternative has keys of its own choosing (additionalProperties)
+    compound: bool = False  # some alternative is an object or an array
+
+
+def shape_of(nodes: Iterable[Node]) -> Shape:
+    shape = Shape()
+    for node in nodes:
+        _add(shape, node, frozenset())
+    return shape
+
+
+def _add(shape: Shape, node: Node, refs: frozenset[str]) -> None:
+    """Merge one node in. `refs` only guards a $ref chain that loops without a property in between: the walk
+    itself ends because every step down goes one level down the (finite) declaration too."""
+    ref = node.get("$ref")
+    if ref is not None:
+        name = ref.rsplit("/", 1)[1]
+        if name not in refs:
+            _add(shape, schemas()[name], refs | {name})
+        return
+    for combinator in ("allOf", "oneOf", "anyOf"):
+        for part in node.get(combinator, ()):
+            _add(shape, part, refs)
+    for name, sub in (node.get("properties") or {}).items():
+        shape.properties.setdefault(name, []).append(sub)
+    if "items" in node:
+        shape.items.append(node["items"])
+    if node.get("type") in SCALARS and not node.get("properties"):
+        shape.scalar = True
+    if node.get("additionalProperties") not in (None, False):
+        shape.open_map = True
+    if node.get("type") in ("object", "array"):
+        shape.compound = True
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def gaps(nodes: list[Node], declared: FieldType, path: str = "", covered: list[str] | None = None) -> dict[str, str]:
+    """Each described path below `nodes` that `declared` does not hold in a typed column, with what is wrong.
+
+    `covered` collects the described paths that are held (for the mutation test)."""
+    ftype = unwrap(declared)
+    if isinstance(ftype, Kind) and ftype in (JSON, MAP):
+        return {}  # held whole, as JSON text
+    shape = shape_of(nodes)
+    found: dict[str, str] = {}
+    if shape.open_map:
+        found[f"{path}.*"] = f"an open map (keys of the workspace's choosing) declared as {_kind(ftype)}"
+    elif shape.compound and isinstance(ftype, Kind) and not shape.properties and not shape.items:
+        found[path] = f"described as an object or array, declared as {_kind(ftype)}"
+    if shape.scalar and not shape.properties and not shape.items:
+        if isinstance(ftype, List) or (isinstance(ftype, Struct) and ftype.scalar_into is None):
+            found[path] = f"described as a scalar, declared as {type(ftype).__name__.lower()}"
+    if shape.properties:
+        if not isinstance(ftype, Struct):
+            for name in shape.properties:
+                found[_join(path, name)] = f"no column ({path} is declared as {_kind(ftype)}, not an object)"
+        else:
+            members, aliases = dict(ftype.fields), dict(ftype.aliases)
+            for name, subs in shape.properties.items():
+                target = name if name in members else aliases.get(name)
+                sub_path = _join(path, name)
+                if target is None:
+                    found[sub_path] = "no column"
+                    continue
+                if covered is not None:
+                    covered.append(sub_path)
+                found.update(gaps(subs, members[target], sub_path, covered))
+    if shape.items:
+        if isinstance(ftype, List):
+            found.update(gaps(shape.items, ftype.item, f"{path}[]", covered))
+        else:
+            found[f"{path}[]"] = f"described as an array, declared as {_kind(ftype)}"
+    return found
+
+
+def _kind(ftype: FieldType) -> str:
+    ftype = unwrap(ftype)
+    return ftype.name if isinstance(ftype, Kind) else type(ftype).__name__.lower()
+
+
+def table_gaps(spec: TableSpec, fields: Mapping[str, FieldType] | None = None,
+               covered: list[str] | None = None) -> dict[str, str]:
+    """The gaps of one table's declared columns against the schema it is described by."""
+    assert spec.described_by is not None
+    root: list[Node] = [{"$ref": f"#/components/schemas/{spec.described_by}"}]
+    return gaps(root, Struct(tuple((fields or spec.fields).items())), "", covered)
+
+
+def _excluded_by(gap: str, exclusion: str) -> bool:
+    return gap == exclusion or gap.startswith((f"{exclusion}.", f"{exclusion}[]"))
+
+
+def unexcused(spec: TableSpec) -> tuple[dict[str, str], set[str]]:
+    """The table's gaps no exclusion names, and the exclusions of its schema that excused one of its gaps."""
+    exclusions = UNDECLARED.get(spec.described_by or "", {})
+    left, used = {}, set()
+    for gap, why in table_gaps(spec).items():
+        hits = [exclusion for exclusion in exclusions if _excluded_by(gap, exclusion)]
+        used.update(hits)
+        if not hits:
+            left[gap] = why
+    return left, used
+
+
+DESCRIBED = [spec for spec in TABLES if spec.described_by is not None]
+
+
+def test_every_table_but_the_deletion_log_names_a_described_schema() -> None:
+    unnamed = [spec.name for spec in TABLES if spec.described_by is None and not spec.logs_deletions]
+    assert unnamed == [], "every table says which 2.16 schema one of its rows is (TableSpec.described_by)"
+    unknown = {spec.name: spec.described_by for spec in DESCRIBED if spec.described_by not in schemas()}
+    assert unknown == {}, "described_by names a component schema of the 2.16 description"
+    assert set(UNDECLARED) <= {spec.described_by for spec in DESCRIBED}, "exclusions are keyed by described_by"
+
+
+@pytest.mark.parametrize("spec", DESCRIBED, ids=lambda spec: spec.name)
+def test_every_described_property_is_a_declared_column_or_excluded_with_a_reason(spec: TableSpec) -> None:
+    left, _ = unexcused(spec)
+    listing = "\n".join(f"  {path}: {why}" for path, why in sorted(left.items()))
+    assert left == {}, (f"{spec.name} (described by {spec.described_by}): {len(left)} described properties "
+                        f"no column holds; declare them in columns/ or exclude them in columns/undeclared.py "
+                        f"with a reason:\n{listing}")
+
+
+def test_every_exclusion_excludes_a_gap_and_says_why() -> None:
+    used: set[tuple[str, str]] = set()
+    for spec in DESCRIBED:
+        used.update((spec.described_by or "", exclusion) for exclusion in unexcused(spec)[1])
+    declared = {(schema, path) for schema, paths in UNDECLARED.items() for path in paths}
+    assert declared - used == set(), "these exclusions exclude nothing (declared after all, or not described)"
+    short = [(schema, path) for schema, paths in UNDECLARED.items() for path, why in paths.items() if len(why) < 20]
+    assert short == [], "each exclusion gives its reason in a sentence"
+
+
+def _without(fields: Mapping[str, FieldType], path: str) -> dict[str, FieldType]:
+    """The declared columns with the member at a described path removed (aliases followed as the walk does)."""
+    head, _, rest = path.partition(".")
+    name, is_item = head.removesuffix("[]"), head.endswith("[]")
+    return {key: (_drop(ftype, is_item, rest) if key == name else ftype)
+            for key, ftype in fields.items() if key != name or is_item or rest}
+
+
+def _drop(ftype: FieldType, is_item: bool, rest: str) -> FieldType:
+    described = description(ftype)
+    inner = unwrap(ftype)
+    if is_item:
+        assert isinstance(inner, List)
+        inner = List(_drop(inner.item, False, rest) if rest else inner.item)
+    else:
+        assert isinstance(inner, Struct), rest
+        name = rest.partition(".")[0].removesuffix("[]")
+        target = name if name in dict(inner.fields) else dict(inner.aliases)[name]
+        members = _without(dict(inner.fields), rest.replace(name, target, 1))
+        inner = Struct(tuple(members.items()), tuple(a for a in inner.aliases if a[1] in members), inner.scalar_into
+                       if inner.scalar_into in members else None)
+    return Column(inner, described) if described is not None else inner
+
+
+def description(ftype: FieldType) -> str | None:
+    return ftype.description if isinstance(ftype, Column) else None
+
+
+def _covered_paths(spec: TableSpec) -> Iterator[str]:
+    covered: list[str] = []
+    table_gaps(spec, covered=covered)
+    yield from dict.fromkeys(covered)
+
+
+@pytest.mark.parametrize("spec", DESCRIBED, ids=lambda spec: spec.name)
+def test_removing_any_declared_member_the_description_gives_is_a_gap(spec: TableSpec) -> None:
+    """The test above can fail: drop one column or struct member at any depth and the walk names its path."""
+    missed = []
+    for path in _covered_paths(spec):
+        if path.endswith("[]"):
+            continue
+        if path not in table_gaps(spec, _without(spec.fields, path)):
+            missed.append(path)
+    assert missed == []
