@@ -20,7 +20,20 @@ import pytest
 import yaml
 
 from intercom_assets.columns.undeclared import UNDECLARED
-from intercom_assets.schemas import JSON, MAP, Column, FieldType, Kind, List, Struct, unwrap
+from intercom_assets.schemas import (
+    INT,
+    JSON,
+    MAP,
+    STRING,
+    Column,
+    FieldType,
+    Kind,
+    List,
+    Struct,
+    list_of,
+    struct,
+    unwrap,
+)
 from intercom_assets.tables import TABLES, TableSpec
 
 SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "intercom-openapi" / "api.intercom.io.2.16.yaml"
@@ -137,9 +150,11 @@ def _excluded_by(gap: str, exclusion: str) -> bool:
     return gap == exclusion or gap.startswith((f"{exclusion}.", f"{exclusion}[]"))
 
 
-def unexcused(spec: TableSpec) -> tuple[dict[str, str], set[str]]:
+def unexcused(spec: TableSpec, undeclared: Mapping[str, Mapping[str, str]] = UNDECLARED) -> tuple[
+    dict[str, str], set[str]
+]:
     """The table's gaps no exclusion names, and the exclusions of its schema that excused one of its gaps."""
-    exclusions = UNDECLARED.get(spec.described_by or "", {})
+    exclusions = undeclared.get(spec.described_by or "", {})
     left, used = {}, set()
     for gap, why in table_gaps(spec).items():
         hits = [exclusion for exclusion in exclusions if _excluded_by(gap, exclusion)]
@@ -169,12 +184,16 @@ def test_every_described_property_is_a_declared_column_or_excluded_with_a_reason
                         f"with a reason:\n{listing}")
 
 
-def test_every_exclusion_excludes_a_gap_and_says_why() -> None:
+def unused_exclusions(undeclared: Mapping[str, Mapping[str, str]]) -> set[tuple[str, str]]:
+    """(schema, path) of each exclusion that excludes no gap of any table described by that schema."""
     used: set[tuple[str, str]] = set()
     for spec in DESCRIBED:
-        used.update((spec.described_by or "", exclusion) for exclusion in unexcused(spec)[1])
-    declared = {(schema, path) for schema, paths in UNDECLARED.items() for path in paths}
-    assert declared - used == set(), "these exclusions exclude nothing (declared after all, or not described)"
+        used.update((spec.described_by or "", exclusion) for exclusion in unexcused(spec, undeclared)[1])
+    return {(schema, path) for schema, paths in undeclared.items() for path in paths} - used
+
+
+def test_every_exclusion_excludes_a_gap_and_says_why() -> None:
+    assert unused_exclusions(UNDECLARED) == set(), "these exclude nothing (declared after all, or not described)"
     short = [(schema, path) for schema, paths in UNDECLARED.items() for path, why in paths.items() if len(why) < 20]
     assert short == [], "each exclusion gives its reason in a sentence"
 
@@ -223,3 +242,40 @@ def test_removing_any_declared_member_the_description_gives_is_a_gap(spec: Table
         if path not in table_gaps(spec, _without(spec.fields, path)):
             missed.append(path)
     assert missed == []
+
+
+def test_an_exclusion_of_a_declared_or_undescribed_property_is_found() -> None:
+    reason = "a reason long enough to pass the length check"
+    stale = {**UNDECLARED, "contact": {"email": reason, "no_such_property": reason}}
+    assert unused_exclusions(stale) == {("contact", "email"), ("contact", "no_such_property")}
+
+
+def test_the_walk_follows_refs_combinators_arrays_and_maps() -> None:
+    """Every way the description nests a property is followed, and each mismatch with the declaration named."""
+    node: Node = {
+        "allOf": [{"properties": {"a": {"type": "string"}}}],
+        "properties": {
+            "r": {"$ref": "#/components/schemas/reference"},
+            "l": {"type": "array", "items": {"oneOf": [{"properties": {"x": {"type": "integer"}}},
+                                                        {"properties": {"y": {"type": "integer"}}}]}},
+            "m": {"type": "object", "additionalProperties": {"type": "string"}},
+            "s": {"anyOf": [{"type": "string"}, {"properties": {"z": {"type": "string"}}}]},
+            "n": {"type": "array", "items": {"type": "string"}},
+            "o": {"type": "object"},
+            "p": {"type": "integer"},
+        },
+    }
+    declared = struct(a=STRING, r=struct(type=STRING), l=list_of(struct(x=INT)), m=MAP, s=struct(z=STRING),
+                      n=list_of(STRING), o=JSON, p=INT)
+    assert gaps([node], declared) == {"r.id": "no column", "l[].y": "no column"}
+    wrong = struct(a=STRING, r=STRING, l=list_of(struct(x=INT, y=INT)), m=struct(k=STRING), s=STRING,
+                   n=STRING, o=STRING, p=struct(q=INT))
+    assert gaps([node], wrong) == {
+        "r.type": "no column (r is declared as string, not an object)",
+        "r.id": "no column (r is declared as string, not an object)",
+        "m.*": "an open map (keys of the workspace's choosing) declared as struct",
+        "s.z": "no column (s is declared as string, not an object)",
+        "n[]": "described as an array, declared as string",
+        "o": "described as an object or array, declared as string",
+        "p": "described as a scalar, declared as struct",
+    }

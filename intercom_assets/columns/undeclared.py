@@ -10,4 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-UNDECLARED: Mapping[str, Mapping[str, str]] = {}
+UNDECLARED: Mapping[str, Mapping[str, str]] = {
+    "conversation": {
+        "conversation_parts.conversation_parts": (
+            "The parts are the rows of conversation_parts, read from GET /conversations/{id} (newest 500, with the "
+            "true count): a conversations row keeps only the list's type and total_count. The search that "
+            "conversations rows come from gives no parts (conversation_list_item); parts it ever sent would be "
+            "kept whole in _extra."
+        ),
+    },
+}
