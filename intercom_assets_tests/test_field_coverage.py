@@ -1,6 +1,8 @@
 """Every property the 2.16 description gives a table's object, at any depth, is a declared column (or excluded).
 
-Each table names the component schema one of its rows is (`TableSpec.described_by`). The walk follows `$ref`,
+Each table names the component schema one of its rows is (`TableSpec.described_by`); the items of the lists the
+registry reads its rows from (the source's list, a parent's embedded list, a per-parent answer) are walked with
+it, so a table cannot name a poorer schema than the API answers with. The walk follows `$ref`,
 `allOf`, `oneOf` and `anyOf` (an alternative's properties count like the others), nested objects and array items,
 and pairs each described property with the declared column, struct member or list item of the same name (or a
 struct alias). A JSON or MAP column holds everything below it. A property no declaration covers is a gap; a gap
@@ -10,8 +12,9 @@ gap fails too. Paths read `a.b[].c` (`[]`: an array's item).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ from intercom_assets.schemas import (
     struct,
     unwrap,
 )
-from intercom_assets.tables import TABLES, TableSpec
+from intercom_assets.tables import PAGING_METHODS, TABLES, TABLES_BY_NAME, Source, TableSpec
 
 SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "intercom-openapi" / "api.intercom.io.2.16.yaml"
 SCALARS = {"string", "integer", "number", "boolean"}
@@ -42,10 +45,14 @@ Node = dict[str, Any]  # a schema node of the description
 
 
 @cache
-def schemas() -> dict[str, Any]:
-    """The description's component schemas (libyaml's C loader: the file is 1.3 MB)."""
+def api_description() -> dict[str, Any]:
+    """The 2.16 description (libyaml's C loader: the file is 1.3 MB)."""
     with SPEC_PATH.open("rb") as handle:
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["components"]["schemas"]
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def schemas() -> dict[str, Any]:
+    return api_description()["components"]["schemas"]
 
 
 @dataclass
@@ -138,12 +145,62 @@ def _kind(ftype: FieldType) -> str:
     return ftype.name if isinstance(ftype, Kind) else type(ftype).__name__.lower()
 
 
+def _ref(name: str) -> Node:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _answer(source: Source) -> Node:
+    """The description's 200 answer to a source's request (literal path segments win over templated ones)."""
+    method, concrete = PAGING_METHODS[source.paging].lower(), re.sub(r"\{[^}]+\}", "1", source.path)
+    for template, item in sorted(api_description()["paths"].items(), key=lambda kv: kv[0].count("{")):
+        pattern = "/".join("[^/]+" if p.startswith("{") else re.escape(p) for p in template.split("/"))
+        if method in item and re.fullmatch(pattern, concrete):
+            return item[method]["responses"]["200"]["content"]["application/json"]["schema"]
+    raise AssertionError(f"the 2.16 description has no {source.request}")
+
+
+def _list_items(node: Node, dotted: str, described_by: str) -> list[Node]:
+    """The items of the list at a dotted path (none when it is not a list); of a list of alternatives
+    (news items and newsfeeds share one), the alternative the table's rows are."""
+    for name in dotted.split("."):
+        subs = shape_of([node]).properties.get(name)
+        if not subs:
+            return []
+        node = {"allOf": subs}
+    items = shape_of([node]).items
+    alternatives = [alt for item in items for alt in item.get("anyOf", item.get("oneOf", ()))]
+    refs = [alt.get("$ref", "").rsplit("/", 1)[-1] for alt in alternatives]
+    if refs and all(refs):
+        assert described_by in refs, f"{dotted} holds {refs}: described_by names one of them"
+        return [_ref(described_by)]
+    return items
+
+
+def answered_items(spec: TableSpec) -> list[Node]:
+    """What the description says each row is, from where the registry reads it: the items of the source's list,
+    or of the parent's embedded list and of the per-parent answer."""
+    described_by, children = spec.described_by or "", spec.children
+    if children is None:
+        answer = _answer(spec.source)
+        return [item for key in spec.source.list_key.split("|") for item in _list_items(answer, key, described_by)]
+    found = []
+    if children.embedded is not None:
+        parent = TABLES_BY_NAME[children.parent].described_by or ""
+        found += _list_items(_ref(parent), children.embedded, described_by)
+    if children.fetch is not None:
+        answer = _answer(children.fetch)
+        for key in dict.fromkeys([children.fetched, *children.fetch.list_key.split("|")]):
+            found += _list_items(answer, key, described_by)
+    return found
+
+
 def table_gaps(spec: TableSpec, fields: Mapping[str, FieldType] | None = None,
                covered: list[str] | None = None) -> dict[str, str]:
-    """The gaps of one table's declared columns against the schema it is described by."""
+    """The gaps of one table's declared columns against the schema it is described by, and against the items
+    of the lists the registry reads its rows from (walked together: a property of either counts)."""
     assert spec.described_by is not None
-    root: list[Node] = [{"$ref": f"#/components/schemas/{spec.described_by}"}]
-    return gaps(root, Struct(tuple((fields or spec.fields).items())), "", covered)
+    roots = [_ref(spec.described_by), *answered_items(spec)]
+    return gaps(roots, Struct(tuple((fields or spec.fields).items())), "", covered)
 
 
 def _excluded_by(gap: str, exclusion: str) -> bool:
@@ -165,6 +222,12 @@ def unexcused(spec: TableSpec, undeclared: Mapping[str, Mapping[str, str]] = UND
 
 
 DESCRIBED = [spec for spec in TABLES if spec.described_by is not None]
+
+
+@pytest.mark.parametrize("spec", DESCRIBED, ids=lambda spec: spec.name)
+def test_the_description_says_where_each_tables_rows_come_from(spec: TableSpec) -> None:
+    """The lists the registry reads rows from exist in the description (so the walk checks what they hold)."""
+    assert answered_items(spec) != [], f"{spec.name}: no list of the description is where its rows come from"
 
 
 def test_every_table_but_the_deletion_log_names_a_described_schema() -> None:
@@ -207,7 +270,7 @@ def _without(fields: Mapping[str, FieldType], path: str) -> dict[str, FieldType]
 
 
 def _drop(ftype: FieldType, is_item: bool, rest: str) -> FieldType:
-    described = description(ftype)
+    described = ftype.description if isinstance(ftype, Column) else None
     inner = unwrap(ftype)
     if is_item:
         assert isinstance(inner, List)
@@ -220,10 +283,6 @@ def _drop(ftype: FieldType, is_item: bool, rest: str) -> FieldType:
         inner = Struct(tuple(members.items()), tuple(a for a in inner.aliases if a[1] in members), inner.scalar_into
                        if inner.scalar_into in members else None)
     return Column(inner, described) if described is not None else inner
-
-
-def description(ftype: FieldType) -> str | None:
-    return ftype.description if isinstance(ftype, Column) else None
 
 
 def _covered_paths(spec: TableSpec) -> Iterator[str]:
@@ -279,3 +338,11 @@ def test_the_walk_follows_refs_combinators_arrays_and_maps() -> None:
         "o": "described as an object or array, declared as string",
         "p": "described as a scalar, declared as struct",
     }
+
+
+def test_naming_a_poorer_schema_hides_nothing() -> None:
+    """The source's answer is walked too: contacts described by a bare reference still need every contact field."""
+    contacts = TABLES_BY_NAME["contacts"]
+    poorer = replace(contacts, described_by="reference",
+                     fields={name: ftype for name, ftype in contacts.fields.items() if name != "email"})
+    assert table_gaps(poorer) == {"email": "no column"}
