@@ -66,11 +66,20 @@ class Shape:
     compound: bool = False  # some alternative is an object or an array
 
 
+_SHAPES: dict[tuple[int, ...], tuple[list[Node], Shape]] = {}
+
+
 def shape_of(nodes: Iterable[Node]) -> Shape:
-    shape = Shape()
-    for node in nodes:
-        _add(shape, node, frozenset())
-    return shape
+    """The merged shape of these nodes (memoised by identity: the mutation test walks each table hundreds of
+    times; the nodes are kept beside their shape so that an id is never reused while cached)."""
+    nodes = list(nodes)
+    key = tuple(id(node) for node in nodes)
+    if key not in _SHAPES:
+        shape = Shape()
+        for node in nodes:
+            _add(shape, node, frozenset())
+        _SHAPES[key] = (nodes, shape)
+    return _SHAPES[key][1]
 
 
 def _add(shape: Shape, node: Node, refs: frozenset[str]) -> None:
