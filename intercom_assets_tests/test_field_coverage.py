@@ -28,6 +28,7 @@ from intercom_assets.schemas import (
     JSON,
     MAP,
     STRING,
+    TIME,
     Column,
     FieldType,
     Kind,
@@ -41,6 +42,10 @@ from intercom_assets.tables import PAGING_METHODS, TABLES, TABLES_BY_NAME, Sourc
 
 SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "intercom-openapi" / "api.intercom.io.2.16.yaml"
 SCALARS = {"string", "integer", "number", "boolean"}
+# The described scalar types each column kind holds as a value (schemas.py: an integer fits a string column,
+# a Unix time is an integer or a number); JSON and MAP hold anything.
+HOLDS = {"string": {"string", "integer"}, "int": {"integer"}, "float": {"number", "integer"}, "bool": {"boolean"},
+         "timestamp": {"integer", "number"}}
 Node = dict[str, Any]  # a schema node of the description
 
 
@@ -61,7 +66,7 @@ class Shape:
 
     properties: dict[str, list[Node]] = field(default_factory=dict)
     items: list[Node] = field(default_factory=list)
-    scalar: bool = False  # some alternative is a plain string, number or boolean
+    scalars: set[str] = field(default_factory=set)  # the scalar types of the alternatives that are scalars
     open_map: bool = False  # some alternative has keys of its own choosing (additionalProperties)
     compound: bool = False  # some alternative is an object or an array
 
@@ -99,7 +104,7 @@ def _add(shape: Shape, node: Node, refs: frozenset[str]) -> None:
     if "items" in node:
         shape.items.append(node["items"])
     if node.get("type") in SCALARS and not node.get("properties"):
-        shape.scalar = True
+        shape.scalars.add(node["type"])
     if node.get("additionalProperties") not in (None, False):
         shape.open_map = True
     if node.get("type") in ("object", "array"):
@@ -123,9 +128,15 @@ def gaps(nodes: list[Node], declared: FieldType, path: str = "", covered: list[s
         found[f"{path}.*"] = f"an open map (keys of the workspace's choosing) declared as {_kind(ftype)}"
     elif shape.compound and isinstance(ftype, Kind) and not shape.properties and not shape.items:
         found[path] = f"described as an object or array, declared as {_kind(ftype)}"
-    if shape.scalar and not shape.properties and not shape.items:
+    if shape.scalars and not shape.properties and not shape.items:
+        kind = ftype if isinstance(ftype, Kind) else None
+        if isinstance(ftype, Struct) and ftype.scalar_into is not None:
+            kind = unwrap(dict(ftype.fields)[ftype.scalar_into])
         if isinstance(ftype, List) or (isinstance(ftype, Struct) and ftype.scalar_into is None):
             found[path] = f"described as a scalar, declared as {type(ftype).__name__.lower()}"
+        elif isinstance(kind, Kind) and not shape.scalars <= HOLDS.get(kind.name, SCALARS):
+            found[path] = (f"described as {'/'.join(sorted(shape.scalars))}, declared as {kind.name} "
+                           f"(such a value would land in _extra)")
     if shape.properties:
         if not isinstance(ftype, Struct):
             for name in shape.properties:
@@ -331,13 +342,14 @@ def test_the_walk_follows_refs_combinators_arrays_and_maps() -> None:
             "n": {"type": "array", "items": {"type": "string"}},
             "o": {"type": "object"},
             "p": {"type": "integer"},
+            "t": {"type": "string", "format": "date-time"},
         },
     }
     declared = struct(a=STRING, r=struct(type=STRING), l=list_of(struct(x=INT)), m=MAP, s=struct(z=STRING),
-                      n=list_of(STRING), o=JSON, p=INT)
+                      n=list_of(STRING), o=JSON, p=INT, t=STRING)
     assert gaps([node], declared) == {"r.id": "no column", "l[].y": "no column"}
     wrong = struct(a=STRING, r=STRING, l=list_of(struct(x=INT, y=INT)), m=struct(k=STRING), s=STRING,
-                   n=STRING, o=STRING, p=struct(q=INT))
+                   n=STRING, o=STRING, p=struct(q=INT), t=TIME)
     assert gaps([node], wrong) == {
         "r.type": "no column (r is declared as string, not an object)",
         "r.id": "no column (r is declared as string, not an object)",
@@ -346,6 +358,7 @@ def test_the_walk_follows_refs_combinators_arrays_and_maps() -> None:
         "n[]": "described as an array, declared as string",
         "o": "described as an object or array, declared as string",
         "p": "described as a scalar, declared as struct",
+        "t": "described as string, declared as timestamp (such a value would land in _extra)",
     }
 
 
