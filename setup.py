@@ -17,7 +17,7 @@ setup(
         "dagster-dbt>=0.29.27,<0.30",
         "dbt-core>=1.10,<1.12",
         "dbt-duckdb>=1.10,<1.12",
-        "duckdb>=1.1,<3",
+        "duckdb>=1.3,<3",
     ],
     # Exact versions tested: requirements/constraints.txt (`make lock` writes it from this file, all extras).
     extras_require={

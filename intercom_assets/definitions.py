@@ -18,6 +18,7 @@ from intercom_assets.automation.maintenance import build_maintenance_job, build_
 from intercom_assets.automation.schedules import build_attribution_window_schedule
 from intercom_assets.current_assets import build_current_assets
 from intercom_assets.keys import IO_MANAGER_KEY
+from intercom_assets.metrics.assets import DBT_RESOURCE_KEY, build_metrics_assets, dbt_resource
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.reporting import source_specs
 from intercom_assets.resources import (
@@ -93,7 +94,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     maintenance_job = build_maintenance_job(settings)
     return Definitions(
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
-        assets=[*source_specs(), intercom_assets, build_current_assets()],
+        assets=[*source_specs(), intercom_assets, build_current_assets(), build_metrics_assets()],
         jobs=[intercom_job, maintenance_job, intercom_erase_job],
         schedules=[
             build_attribution_window_schedule(settings, intercom_job),
@@ -112,6 +113,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         resources={
             "intercom": build_intercom_resource(),
             "parquet_storage": storage,
+            DBT_RESOURCE_KEY: dbt_resource(),
             IO_MANAGER_KEY: IntercomParquetIOManager(storage=storage),
         },
     )

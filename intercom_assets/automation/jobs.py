@@ -8,15 +8,17 @@ from dagster import AssetKey, AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from intercom_assets.keys import CURRENT_SUFFIX, asset_key
+from intercom_assets.metrics.assets import metrics_keys
 from intercom_assets.tables import TABLES, TableSpec
 
 INTERCOM_JOB = "intercom_job"
 
 
 def run_selection(tables: Sequence[TableSpec]) -> list[AssetKey]:
-    """What a window or catch-up run materializes: the tables, then the current state of the incremental ones."""
-    return [*(asset_key(spec.name) for spec in tables),
-            *(asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if spec.has_current_state)]
+    """What a window or catch-up run materializes: the tables, then the current state of the incremental ones, then
+    (when there are any) the support metrics, rebuilt from that current state."""
+    current = [asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if spec.has_current_state]
+    return [*(asset_key(spec.name) for spec in tables), *current, *(metrics_keys() if current else [])]
 
 
 def build_intercom_job(tables: Sequence[TableSpec] = TABLES) -> UnresolvedAssetJobDefinition:

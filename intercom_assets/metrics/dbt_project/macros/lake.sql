@@ -1,8 +1,9 @@
-{# Where the lake is (INTERCOM_PARQUET_ROOT, as Dagster's resource sets it; default data/intercom, relative to the
-   folder dbt runs in), and how the models read it: a table that has no file yet reads as empty. #}
+{# Where the lake is (var lake_root, which Dagster passes: the storage resource's absolute root; else
+   INTERCOM_PARQUET_ROOT; else data/intercom, relative to the folder dbt runs in), and how the models read it: a
+   table that has no file yet reads as empty. #}
 
 {% macro lake_root() -%}
-  {{ env_var('INTERCOM_PARQUET_ROOT', 'data/intercom') | replace("'", "''") }}
+  {{ var('lake_root', env_var('INTERCOM_PARQUET_ROOT', 'data/intercom')) | replace("'", "''") }}
 {%- endmacro %}
 
 {% macro metrics_location(model_name) -%}

@@ -21,7 +21,7 @@ select
     ai_agent.rating as ai_agent_rating,
     sla_applied.sla_name as sla_name,
     sla_applied.sla_status as sla_status,
-    list_sort(list_transform(tags.tags, t -> t.name)) as tags,
+    list_sort(list_transform(tags.tags, lambda t: t.name)) as tags,
     statistics.count_conversation_parts as statistics_count_parts,
     -- Intercom's own figures: the fallback where the 500-part cap hides a conversation's first parts
     epoch(statistics.first_contact_reply_at)::bigint as statistics_first_contact_reply_s,
