@@ -90,11 +90,13 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                           if not spec.logs_deletions},  # deleted_records is written when something is deleted
     )
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
-    intercom_job = build_intercom_job(selected)
+    intercom_job = build_intercom_job(selected, settings.support_metrics)
     maintenance_job = build_maintenance_job(settings)
     return Definitions(
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
-        assets=[*source_specs(), intercom_assets, build_current_assets(), build_metrics_assets()],
+        # then the support metrics, rebuilt from the current state (INTERCOM_SUPPORT_METRICS=off leaves them out)
+        assets=[*source_specs(), intercom_assets, build_current_assets(),
+                *([build_metrics_assets()] if settings.support_metrics else [])],
         jobs=[intercom_job, maintenance_job, intercom_erase_job],
         schedules=[
             build_attribution_window_schedule(settings, intercom_job),
@@ -113,7 +115,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         resources={
             "intercom": build_intercom_resource(),
             "parquet_storage": storage,
-            DBT_RESOURCE_KEY: dbt_resource(),
+            **({DBT_RESOURCE_KEY: dbt_resource()} if settings.support_metrics else {}),
             IO_MANAGER_KEY: IntercomParquetIOManager(storage=storage),
         },
     )

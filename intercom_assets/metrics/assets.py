@@ -22,23 +22,28 @@ from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from intercom_assets.current_assets import current_key
-from intercom_assets.keys import POOL, asset_key
+from intercom_assets.keys import POOL, asset_key, source_key
 from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.resources import ParquetStorageResource
 from intercom_assets.tables import TABLES_BY_NAME
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt_project"
 METRICS_GROUP = "support_metrics"
+METRICS_DIR = "metrics"  # {root}/metrics/<model>/part-0.parquet (dbt_project/macros/lake.sql)
 METRICS_STEP = "intercom_support_metrics"
 DBT_RESOURCE_KEY = "dbt"
 _SOURCES = ("models", "macros", "dbt_project.yml", "profiles.yml")
 
 
 def lake_asset_key(table: str) -> AssetKey:
-    """The asset of a lake table a dbt source reads: its current state when it has one, else the table itself (a
-    snapshot table, whose latest day is read). The one place a dbt name becomes an asset key."""
+    """The asset a dbt source stands for (the one place a dbt name becomes an asset key): the current state of a
+    table with history; for a snapshot table (whose latest day is read), the API pass it comes from, because a run
+    over days that do not reach today skips the snapshot table's own asset, and would then skip the metrics; a
+    table not declared (yet) by its own name."""
     spec = TABLES_BY_NAME.get(table)
-    return current_key(table) if spec is not None and spec.has_current_state else asset_key(table)
+    if spec is None:
+        return asset_key(table)
+    return current_key(table) if spec.has_current_state else source_key(spec.source.name)
 
 
 def metrics_asset_key(model: str) -> AssetKey:

@@ -30,15 +30,15 @@ events as (
         f.first_contact_reply_s,
         min(p.at_s) filter (where p.by_admin and p.is_visible_text and p.at_s >= f.first_contact_reply_s)
             as first_admin_reply_s,
-        arg_min(p.author_id, p.at_s) filter (
+        arg_min(p.author_id, {'t': p.at_s, 'i': p.part_id}) filter (
             where p.by_admin and p.is_visible_text and p.at_s >= f.first_contact_reply_s) as first_admin_reply_by_id,
         min(p.at_s) filter (where p.is_assignment and p.at_s >= f.first_contact_reply_s) as first_assignment_s,
         max(p.at_s) filter (where p.is_assignment and p.at_s >= f.first_contact_reply_s) as last_assignment_s,
         count(p.part_id) filter (where p.is_assignment and p.at_s >= f.first_contact_reply_s) as count_assignments,
         min(p.at_s) filter (where p.is_close and p.at_s >= f.first_contact_reply_s) as first_close_s,
         max(p.at_s) filter (where p.is_close and p.at_s >= f.first_contact_reply_s) as last_close_s,
-        arg_max(p.author_id, p.at_s) filter (where p.is_close and p.by_admin and p.at_s >= f.first_contact_reply_s)
-            as last_closed_by_id,
+        arg_max(p.author_id, {'t': p.at_s, 'i': p.part_id}) filter (
+            where p.is_close and p.by_admin and p.at_s >= f.first_contact_reply_s) as last_closed_by_id,
         count(p.part_id) filter (where p.is_reopen and p.at_s > f.first_contact_reply_s) as count_reopens,
         count(p.part_id) filter (where p.by_admin and p.is_visible_text) as admin_replies,
         count(p.part_id) filter (where p.by_bot and p.is_visible_text) as bot_replies,
@@ -58,7 +58,7 @@ events as (
         max(p.at_s) filter (where p.is_close) as ft_last_close_s,
         min(p.at_s) filter (where p.is_close and p.author_type = 'admin') as ft_first_admin_close_s,
         max(p.at_s) filter (where p.is_close and p.author_type = 'admin') as ft_last_admin_close_s,
-        arg_max(p.author_id, p.at_s) filter (where p.is_close and p.author_type = 'admin')
+        arg_max(p.author_id, {'t': p.at_s, 'i': p.part_id}) filter (where p.is_close and p.author_type = 'admin')
             as ft_last_close_by_admin_id
     from first_contact as f
     left join parts as p on p.conversation_id = f.conversation_id
