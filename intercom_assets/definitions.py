@@ -18,7 +18,12 @@ from intercom_assets.automation.maintenance import build_maintenance_job, build_
 from intercom_assets.automation.schedules import build_attribution_window_schedule
 from intercom_assets.current_assets import build_current_assets
 from intercom_assets.keys import IO_MANAGER_KEY
-from intercom_assets.metrics.assets import DBT_RESOURCE_KEY, build_metrics_assets, dbt_resource
+from intercom_assets.metrics.assets import (
+    DBT_RESOURCE_KEY,
+    build_metrics_assets,
+    dbt_resource,
+    undeclared_source_specs,
+)
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.reporting import source_specs
 from intercom_assets.resources import (
@@ -96,7 +101,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
         # then the support metrics, rebuilt from the current state (INTERCOM_SUPPORT_METRICS=off leaves them out)
         assets=[*source_specs(), intercom_assets, build_current_assets(),
-                *([build_metrics_assets()] if settings.support_metrics else [])],
+                *([build_metrics_assets(), *undeclared_source_specs()] if settings.support_metrics else [])],
         jobs=[intercom_job, maintenance_job, intercom_erase_job],
         schedules=[
             build_attribution_window_schedule(settings, intercom_job),

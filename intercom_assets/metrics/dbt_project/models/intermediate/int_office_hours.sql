@@ -105,4 +105,4 @@ select
         as open_before_s
 from utc_intervals
 {% if wanted %}, checked{% endif %}
-where close_s > open_s
+where close_s > open_s{% if wanted %} and checked.ok is null{% endif %}
