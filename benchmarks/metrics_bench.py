@@ -4,7 +4,9 @@
 (the test server's conversation, part and ticket shapes, through the tables' own converters, in 30 daily files;
 the test server's scale: conversations, parts per conversation, tickets), then times the refresh in a child
 process exactly as the erasure job runs it (`build_metrics`), and prints wall seconds and the peak RSS of the dbt
-process (DuckDB runs inside it). The refresh is a full rebuild, so its cost follows the size of the current state.
+process (DuckDB runs inside it) and its CPU time (user + system: on a shared machine the wall time is mostly
+waiting). The refresh is a full rebuild, so its cost follows the size of the current state: every conversation of
+the scale here, more than a window tick leaves in a fresh lake (15% of them), as much as a lake caught up.
 """
 
 from __future__ import annotations
@@ -85,8 +87,9 @@ from intercom_assets.metrics.assets import build_metrics
 started = time.monotonic()
 build_metrics(sys.argv[1], sys.argv[2])
 seconds = time.monotonic() - started
-print(json.dumps({"seconds": seconds,
-                  "dbt_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": seconds, "dbt_cpu_seconds": usage.ru_utime + usage.ru_stime,
+                  "dbt_peak_rss_mib": usage.ru_maxrss / 1024}))
 """
 
 
@@ -109,8 +112,9 @@ def main() -> None:
         print(f"current state at {args.scale}: {counts} (written in {time.monotonic() - started:.0f} s)", flush=True)
         for attempt in range(args.repeat):
             figures = measure(root, Path(scratch) / "staging")
-            print(f"refresh {attempt + 1}: {figures['seconds']:.1f} s, dbt peak RSS "
-                  f"{figures['dbt_peak_rss_mib']:.0f} MiB", flush=True)
+            print(f"refresh {attempt + 1}: {figures['seconds']:.1f} s (dbt process CPU "
+                  f"{figures['dbt_cpu_seconds']:.1f} s), dbt peak RSS {figures['dbt_peak_rss_mib']:.0f} MiB",
+                  flush=True)
     print(f"(this process's peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
 
 
