@@ -3,6 +3,9 @@ from setuptools import find_packages, setup
 setup(
     name="intercom_assets",
     packages=find_packages(exclude=["intercom_assets_tests"]),
+    # the dbt project of the support metrics ships with the package
+    package_data={"intercom_assets.metrics": ["dbt_project/*.yml", "dbt_project/.gitignore",
+                                              "dbt_project/models/**/*", "dbt_project/macros/*"]},
     install_requires=[
         "dagster>=1.13.27,<1.14",
         "dagster-webserver>=1.13.27,<1.14",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from intercom_assets.metrics.assets import build_metrics
 from intercom_assets_tests.metrics_lake import (
@@ -214,13 +215,17 @@ def test_office_hours_across_daylight_saving_a_holiday_and_custom_hours(lake: Pa
     assert a["time_to_first_assignment_office_hours"] == 600  # Friday 16:00 -> 16:10 EST
 
 
-def test_a_named_schedule_is_used(tmp_path: Path) -> None:
+def test_a_named_schedule_is_used_and_an_unknown_one_fails(tmp_path: Path) -> None:
     root = tmp_path / "intercom"
     _lake(root)
     _build(root, tmp_path / "staging", schedule="Always")  # twenty_four_seven: every second counts
     a = one(root, "conversation_metrics", "conversation_id = 'A'")
     assert a["time_to_admin_reply_office_hours"] == a["time_to_admin_reply"] == 406_800
     assert a["time_to_last_close_office_hours"] == 496_800
+    # a schedule no one has: the refresh fails (and the files stay as they were)
+    with pytest.raises(DagsterDbtCliRuntimeError):
+        _build(root, tmp_path / "staging", schedule="Nowhere")
+    assert one(root, "conversation_metrics", "conversation_id = 'A'") == a
 
 
 def test_over_the_part_cap_the_statistics_decide(lake: Path) -> None:
