@@ -160,7 +160,8 @@ def _snapshot_list(name: str, path: str, list_key: str, params: Mapping[str, str
 
 
 def _snapshot(name: str, source: Source, fields: Mapping[str, FieldType], what: str, replaces: str = "none (new)",
-              rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] | None = None) -> TableSpec:
+              rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] | None = None,
+              described_by: str | None = None) -> TableSpec:
     return TableSpec(
         name=name,
         source=source,
@@ -168,6 +169,7 @@ def _snapshot(name: str, source: Source, fields: Mapping[str, FieldType], what: 
         fields=fields,
         description=f"Daily snapshot of the workspace's {what}.",
         replaces=replaces,
+        described_by=described_by,
         **({"rows": rows} if rows else {}),
     )
 
@@ -183,11 +185,13 @@ def _contacts_with_role(name: str, role: str, replaces: str) -> TableSpec:
         replaces=replaces,
         rows=_with_role(role),
         subset_of="contacts",
+        described_by="contact",
     )
 
 
 def _children(name: str, children: Children, source: Source, fields: Mapping[str, FieldType], description: str,
-              replaces: str = "none (new)", key: tuple[str, ...] | None = None) -> TableSpec:
+              replaces: str = "none (new)", key: tuple[str, ...] | None = None,
+              described_by: str | None = None) -> TableSpec:
     return TableSpec(
         name=name,
         source=source,
@@ -197,6 +201,7 @@ def _children(name: str, children: Children, source: Source, fields: Mapping[str
         replaces=replaces,
         key=key or (children.id_column, "id"),
         children=children,
+        described_by=described_by,
     )
 
 
@@ -208,11 +213,12 @@ def _data_attributes(model: str) -> TableSpec:
         DATA_ATTRIBUTE_FIELDS,
         f"{model} data attributes (built-in and custom)",
         rows=data_attribute_rows,
+        described_by="data_attribute",
     )
 
 
 def _windowed_list(name: str, path: str, fields: Mapping[str, FieldType], what: str,
-                   newest_first: bool = False) -> TableSpec:
+                   newest_first: bool = False, described_by: str | None = None) -> TableSpec:
     """A list whose records are kept when their updated_at falls in the run's range: read whole, or, when it
     comes newest first, down to the range's first day."""
     read = ("the list comes newest first and is read down to the run's first day"
@@ -224,6 +230,7 @@ def _windowed_list(name: str, path: str, fields: Mapping[str, FieldType], what: 
         fields=fields,
         description=f"{what}: {read}; each record is kept in the day of its updated_at.",
         replaces="none (new)",
+        described_by=described_by,
     )
 
 
@@ -236,6 +243,7 @@ TABLES: tuple[TableSpec, ...] = (
         description="Every contact, users and leads alike (`role` says which).",
         replaces="none: the replaced `contacts` held only leads (now `leads`)",
         person_email="email",
+        described_by="contact",
     ),
     _contacts_with_role("users", "user", replaces="users"),
     _contacts_with_role("leads", "lead", replaces="contacts (the replaced `contacts` table held only leads)"),
@@ -246,6 +254,7 @@ TABLES: tuple[TableSpec, ...] = (
         CONTACT_TAG_FIELDS,
         "One row per (contact, tag), from each contact's embedded tag list; from GET /contacts/{id}/tags when "
         "that list is truncated.",
+        described_by="tag",
     ),
     _children(
         "contact_companies",
@@ -254,6 +263,7 @@ TABLES: tuple[TableSpec, ...] = (
         CONTACT_COMPANY_FIELDS,
         "One row per (contact, company), from each contact's embedded company list; from "
         "GET /contacts/{id}/companies when that list is truncated.",
+        described_by="company",
     ),
     TableSpec(
         name="companies",
@@ -262,6 +272,7 @@ TABLES: tuple[TableSpec, ...] = (
         fields=COMPANY_FIELDS,
         description="Companies from the scroll API, filtered to the run's window on updated_at.",
         replaces="companies",
+        described_by="company",
     ),
     _children(
         "company_segments",
@@ -270,6 +281,7 @@ TABLES: tuple[TableSpec, ...] = (
         COMPANY_SEGMENT_FIELDS,
         "One row per (company, segment) membership, from each company's embedded segments.",
         replaces="company_segments",
+        described_by="segment",
     ),
     TableSpec(
         name="conversations",
@@ -279,6 +291,7 @@ TABLES: tuple[TableSpec, ...] = (
         description="Conversations from the conversation search over the run's window.",
         replaces="conversations",
         owners=Owners("contacts", "contacts.contacts"),
+        described_by="conversation",
     ),
     _children(
         "conversation_parts",
@@ -289,6 +302,7 @@ TABLES: tuple[TableSpec, ...] = (
         "Parts of each conversation in the window (the API returns at most the 500 newest).",
         replaces="conversations__conversation_parts",
         key=("id",),
+        described_by="conversation_part",
     ),
     _children(
         "conversation_tags",
@@ -296,6 +310,7 @@ TABLES: tuple[TableSpec, ...] = (
         CONVERSATIONS_SEARCH,
         CONVERSATION_TAG_FIELDS,
         "One row per (conversation, tag), from each conversation's embedded tags.",
+        described_by="tag",
     ),
     _children(
         "conversation_contacts",
@@ -303,6 +318,7 @@ TABLES: tuple[TableSpec, ...] = (
         CONVERSATIONS_SEARCH,
         CONVERSATION_CONTACT_FIELDS,
         "One row per (conversation, contact), from each conversation's embedded contacts.",
+        described_by="contact_reference",
     ),
     TableSpec(
         name="tickets",
@@ -313,6 +329,7 @@ TABLES: tuple[TableSpec, ...] = (
         replaces="none (new)",
         rows=_without("ticket_parts"),
         owners=Owners("contacts", "contacts.contacts"),
+        described_by="ticket",
     ),
     _children(
         "ticket_parts",
@@ -322,6 +339,7 @@ TABLES: tuple[TableSpec, ...] = (
         TICKET_PART_FIELDS,
         "Parts of each ticket in the window, from GET /tickets/{id} (at most the 500 newest).",
         key=("id",),
+        described_by="ticket_part",
     ),
     TableSpec(
         name="activity_logs",
@@ -330,19 +348,24 @@ TABLES: tuple[TableSpec, ...] = (
         fields=ACTIVITY_LOG_FIELDS,
         description="Admin activity (logins, changes, deletions) created in the run's window.",
         replaces="none (new)",
+        described_by="activity_log",
     ),
     # "Articles will be returned in descending order on the updated_at attribute" (2.16); news items: no order said
-    _windowed_list("articles", "/articles", ARTICLE_FIELDS, "Help center articles", newest_first=True),
-    _windowed_list("news_items", "/news/news_items", NEWS_ITEM_FIELDS, "News items"),
-    _snapshot("admins", _snapshot_list("admins", "/admins", "admins"), ADMIN_FIELDS, "admins", replaces="admins"),
-    _snapshot("teams", _snapshot_list("teams", "/teams", "teams"), TEAM_FIELDS, "teams"),
-    _snapshot("tags", _snapshot_list("tags", "/tags", "data"), TAG_FIELDS, "tags", replaces="tags"),
+    _windowed_list("articles", "/articles", ARTICLE_FIELDS, "Help center articles", newest_first=True,
+                   described_by="article"),
+    _windowed_list("news_items", "/news/news_items", NEWS_ITEM_FIELDS, "News items", described_by="news_item"),
+    _snapshot("admins", _snapshot_list("admins", "/admins", "admins"), ADMIN_FIELDS, "admins", replaces="admins",
+              described_by="admin"),
+    _snapshot("teams", _snapshot_list("teams", "/teams", "teams"), TEAM_FIELDS, "teams", described_by="team"),
+    _snapshot("tags", _snapshot_list("tags", "/tags", "data"), TAG_FIELDS, "tags", replaces="tags",
+              described_by="tag"),
     _snapshot(
         "segments",
         _snapshot_list("segments", "/segments", "segments", {"include_count": "true"}),
         SEGMENT_FIELDS,
         "segments",
         replaces="segments",
+        described_by="segment",
     ),
     _data_attributes("contact"),
     _data_attributes("company"),
@@ -351,20 +374,23 @@ TABLES: tuple[TableSpec, ...] = (
         _snapshot_list("conversation_attributes", "/conversations/attributes", "data", {"include_archived": "true"}),
         CONVERSATION_ATTRIBUTE_FIELDS,
         "conversation attributes (archived ones included)",
+        described_by="conversation_attribute",
     ),
     _snapshot("ticket_types", _snapshot_list("ticket_types", "/ticket_types", "data"), TICKET_TYPE_FIELDS,
-              "ticket types"),
+              "ticket types", described_by="ticket_type"),
     _snapshot("ticket_states", _snapshot_list("ticket_states", "/ticket_states", "data"), TICKET_STATE_FIELDS,
-              "ticket states"),
+              "ticket states", described_by="ticket_state_detailed"),
     _snapshot("collections", _snapshot_list("collections", "/help_center/collections", "data"), COLLECTION_FIELDS,
-              "help center collections"),
+              "help center collections", described_by="collection"),
     _snapshot("help_centers", _snapshot_list("help_centers", "/help_center/help_centers", "data"),
-              HELP_CENTER_FIELDS, "help centers"),
-    _snapshot("newsfeeds", _snapshot_list("newsfeeds", "/news/newsfeeds", "data"), NEWSFEED_FIELDS, "newsfeeds"),
+              HELP_CENTER_FIELDS, "help centers", described_by="help_center"),
+    _snapshot("newsfeeds", _snapshot_list("newsfeeds", "/news/newsfeeds", "data"), NEWSFEED_FIELDS, "newsfeeds",
+              described_by="newsfeed"),
     _snapshot("subscription_types", _snapshot_list("subscription_types", "/subscription_types", "data"),
-              SUBSCRIPTION_TYPE_FIELDS, "subscription types"),
+              SUBSCRIPTION_TYPE_FIELDS, "subscription types", described_by="subscription_type"),
     _snapshot("away_status_reasons", _snapshot_list("away_status_reasons", "/away_status_reasons", "data"),
-              AWAY_STATUS_REASON_FIELDS, "away status reasons (soft-deleted ones included)"),
+              AWAY_STATUS_REASON_FIELDS, "away status reasons (soft-deleted ones included)",
+              described_by="away_status_reason"),
     TableSpec(
         name="deleted_records",
         source=CONVERSATIONS_DELETED,

@@ -24,6 +24,8 @@ from intercom_assets.reporting import CHAINS_TAG, RATE_LIMITED_TAG, REQUESTS_TAG
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES, TABLES_BY_NAME
 
+pytestmark = pytest.mark.wall_seconds(40)  # measured alone; the suite starts the longest files first
+
 REPO = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2026-11-10", "2026-11-20"  # the test server's data ends on TEST_NOW's day, 2026-11-20
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
