@@ -3,6 +3,9 @@ from setuptools import find_packages, setup
 setup(
     name="intercom_assets",
     packages=find_packages(exclude=["intercom_assets_tests"]),
+    # the dbt project of the support metrics ships with the package
+    package_data={"intercom_assets.metrics": ["dbt_project/*.yml", "dbt_project/.gitignore",
+                                              "dbt_project/models/**/*", "dbt_project/macros/*"]},
     install_requires=[
         "dagster>=1.13.27,<1.14",
         "dagster-webserver>=1.13.27,<1.14",
@@ -13,6 +16,11 @@ setup(
         "fsspec>=2024.6",
         # INTERCOM_PII_POLICY files (line numbers in errors come from its node marks)
         "PyYAML>=6,<7",
+        # the support metrics: a dbt project over the lake (intercom_assets/metrics/), run by dagster-dbt
+        "dagster-dbt>=0.29.27,<0.30",
+        "dbt-core>=1.10,<1.12",
+        "dbt-duckdb>=1.10,<1.12",
+        "duckdb>=1.3,<3",
     ],
     # Exact versions tested: requirements/constraints.txt (`make lock` writes it from this file, all extras).
     extras_require={
@@ -25,7 +33,6 @@ setup(
         "dev": [
             "pytest>=8,<10",
             "hypothesis>=6.100,<7",
-            "duckdb>=1.1,<3",
             "openapi-core>=0.19,<0.24",
             "ruff>=0.6,<0.18",
             "psutil>=5.9,<8",

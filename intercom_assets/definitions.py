@@ -18,6 +18,12 @@ from intercom_assets.automation.maintenance import build_maintenance_job, build_
 from intercom_assets.automation.schedules import build_attribution_window_schedule
 from intercom_assets.current_assets import build_current_assets
 from intercom_assets.keys import IO_MANAGER_KEY
+from intercom_assets.metrics.assets import (
+    DBT_RESOURCE_KEY,
+    build_metrics_assets,
+    dbt_resource,
+    undeclared_source_specs,
+)
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.reporting import source_specs
 from intercom_assets.resources import (
@@ -89,11 +95,13 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                           if not spec.logs_deletions},  # deleted_records is written when something is deleted
     )
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
-    intercom_job = build_intercom_job(selected)
+    intercom_job = build_intercom_job(selected, settings.support_metrics)
     maintenance_job = build_maintenance_job(settings)
     return Definitions(
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
-        assets=[*source_specs(), intercom_assets, build_current_assets()],
+        # then the support metrics, rebuilt from the current state (INTERCOM_SUPPORT_METRICS=off leaves them out)
+        assets=[*source_specs(), intercom_assets, build_current_assets(),
+                *([build_metrics_assets(), *undeclared_source_specs()] if settings.support_metrics else [])],
         jobs=[intercom_job, maintenance_job, intercom_erase_job],
         schedules=[
             build_attribution_window_schedule(settings, intercom_job),
@@ -112,6 +120,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         resources={
             "intercom": build_intercom_resource(),
             "parquet_storage": storage,
+            **({DBT_RESOURCE_KEY: dbt_resource()} if settings.support_metrics else {}),
             IO_MANAGER_KEY: IntercomParquetIOManager(storage=storage),
         },
     )

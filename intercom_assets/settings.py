@@ -47,6 +47,8 @@ class Settings:
     # INTERCOM_PII_POLICY keyed with INTERCOM_PII_SALT (see lake/pii_policy.py): loaded here so that a bad file
     # fails the code location. Out of repr and equality; the policy keeps no copy of the salt.
     pii_policy: PiiPolicy = field(default_factory=PiiPolicy.empty, repr=False, compare=False)
+    # The support metrics (intercom_assets/metrics/): defined, and refreshed by window and catch-up runs.
+    support_metrics: bool = True
 
     def selected(self) -> tuple[TableSpec, ...]:
         """The declarations of the selected tables, in registry order (every table when none is named)."""
@@ -96,7 +98,8 @@ def _parse_cron(raw: str | None) -> str:
     return value
 
 
-def _parse_automation(raw: str | None) -> bool:
+def _parse_switch(name: str, raw: str | None) -> bool:
+    """An on/off variable, on when unset."""
     if raw is None or raw.strip() == "":
         return True
     value = raw.strip().lower()
@@ -104,7 +107,7 @@ def _parse_automation(raw: str | None) -> bool:
         return True
     if value in ("off", "false", "0", "no"):
         return False
-    raise SettingsError(f"INTERCOM_AUTOMATION={raw!r}: use 'on' or 'off'")
+    raise SettingsError(f"{name}={raw!r}: use 'on' or 'off'")
 
 
 def _parse_root(raw: str | None) -> str:
@@ -147,7 +150,7 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
         ),
         schedule_cron=_parse_cron(env.get("INTERCOM_SCHEDULE_CRON")),
         parquet_root=_parse_root(env.get("INTERCOM_PARQUET_ROOT")),
-        automation_on=_parse_automation(env.get("INTERCOM_AUTOMATION")),
+        automation_on=_parse_switch("INTERCOM_AUTOMATION", env.get("INTERCOM_AUTOMATION")),
         alert_webhook_url=_parse_webhook(env.get("INTERCOM_ALERT_WEBHOOK_URL")),
         staging_dir=(env.get("INTERCOM_STAGING_DIR") or "").strip() or None,
         run_retention_days=_parse_int(env, "INTERCOM_RUN_RETENTION_DAYS", DEFAULT_RUN_RETENTION_DAYS, 1, 3650, "days"),
@@ -155,4 +158,5 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
         deletion_sweep_hours=_parse_int(env, "INTERCOM_DELETION_SWEEP_HOURS", 24, 0, 8_760, "hours"),
         tables=_parse_tables(env.get("INTERCOM_TABLES")),
         pii_policy=load_pii_policy(env),
+        support_metrics=_parse_switch("INTERCOM_SUPPORT_METRICS", env.get("INTERCOM_SUPPORT_METRICS")),
     )

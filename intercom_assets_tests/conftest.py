@@ -30,6 +30,9 @@ def intercom_env(intercom_server, tmp_path, monkeypatch) -> dict[str, str]:
         "INTERCOM_PARQUET_ROOT": str(tmp_path / "parquet"),
         "INTERCOM_START_DATE": "2026-06-01",
         "INTERCOM_AUTOMATION": "off",
+        # a dbt build adds seconds to every run: the tests of the support metrics turn them on (test_metrics*.py,
+        # test_erasure.py)
+        "INTERCOM_SUPPORT_METRICS": "off",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

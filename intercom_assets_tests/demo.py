@@ -25,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+import duckdb
 import pyarrow.parquet as pq
 from dagster import DagsterInstance
 from dagster._core.event_api import PartitionKeyFilter
@@ -283,6 +284,28 @@ def materialize_window(env: Mapping[str, str], first: str, last: str, log_path: 
     return run_id
 
 
+def headline_metrics(root: str) -> str:
+    """A few support metrics from intercom/conversation_metrics (README "Support metrics")."""
+    path = Path(root) / "metrics" / "conversation_metrics" / "part-0.parquet"
+    if not path.exists():
+        return "Support metrics: none (INTERCOM_SUPPORT_METRICS=off)"
+    frt, ttc, conversations, ai, resolved = duckdb.connect().execute(
+        "select median(time_to_admin_reply), median(time_to_last_close), count(*), "
+        "count(*) filter (where ai_agent_participated), count(*) filter (where ai_agent_resolved) "
+        "from read_parquet(?)", [str(path)]).fetchone()
+    share = f"{resolved / ai:.0%} of the {ai} it took part in" if ai else "none (it took part in none)"
+    return (f"Support metrics (asset intercom/conversation_metrics, {conversations} conversations): median first "
+            f"response {_duration(frt)}, median time to close {_duration(ttc)}, resolved by the AI agent: {share}"
+            f"\n  files: {_display_path(Path(root) / 'metrics')}/<model>/part-0.parquet")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    hours = seconds / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
+
+
 def run_demo() -> int:
     """The whole demo; returns the process exit code."""
     env = dict(os.environ)
@@ -316,6 +339,7 @@ def run_demo() -> int:
     print("\nCurrent state (assets intercom/<table>_current, one row per record): "
           + ", ".join(f"{s.table} {s.rows}" for s in current)
           + f"\n  files: {_display_path(current_root)}/<table>/date=*/part-0.parquet")
+    print("\n" + headline_metrics(settings.parquet_root))
     outcomes = check_outcomes(home, run_id)
     if outcomes:
         print("\n" + "\n".join(outcomes))

@@ -45,6 +45,12 @@ def _parquet_text(path: Path, allowed_id: str | None) -> str:
     return json.dumps(table.to_pylist(), default=str)
 
 
+def _metrics_conversations(root: Path) -> set[str]:
+    """The conversations of the support metrics file (intercom/conversation_metrics)."""
+    return set(pq.read_table(root / "metrics" / "conversation_metrics" / "part-0.parquet").column(
+        "conversation_id").to_pylist())
+
+
 def _traces(root: Path, staging: Path, home: Path, needles: dict[str, str], erased_id: str) -> list[str]:
     """Files holding any needle: Parquet files by their values, everything else by its bytes."""
     found = []
@@ -69,6 +75,7 @@ def setup(intercom_env, tmp_path, monkeypatch):
     staging = tmp_path / "staging"
     monkeypatch.setenv("INTERCOM_STAGING_DIR", str(staging))
     monkeypatch.setenv("INTERCOM_DELETION_SWEEP_HOURS", "0")
+    monkeypatch.setenv("INTERCOM_SUPPORT_METRICS", "on")  # the metrics are rebuilt by the erasure too
     return Path(intercom_env["INTERCOM_PARQUET_ROOT"]), staging, home
 
 
@@ -99,6 +106,7 @@ def test_an_erasure_leaves_no_trace_and_survives_a_later_run(setup, intercom_ser
     needles = {"id": by_id, "email": ws.contacts[by_id]["email"], "other id": by_email["id"],
                "other email": by_email["email"]}
     assert _traces(root, staging, home, {"id": by_id}, "-"), "the person must be in the lake before"
+    assert only_theirs in _metrics_conversations(root), "and their conversation in the metrics"
 
     emails = tmp_path / "emails.txt"
     emails.write_text(f"# request 42\n\n  {by_email['email']}\n")
@@ -110,6 +118,9 @@ def test_an_erasure_leaves_no_trace_and_survives_a_later_run(setup, intercom_ser
 
     leftovers = [t for t in _traces(root, staging, home, needles, by_id) if "deleted_records" not in t]
     assert leftovers == []
+    # the metrics were rebuilt from the erased current state: their conversation left no row
+    metrics = _metrics_conversations(root)
+    assert only_theirs not in metrics and shared in metrics
     # deleted_records keeps one row per erased person, reason erased, and nothing else about them
     why = ds.dataset(root / "deleted_records", format="parquet", partitioning="hive").to_table().to_pylist()
     erased_rows = {r["id"]: r for r in why if r["reason"] == "erased" and r["source_table"] == "contacts"}

@@ -32,6 +32,7 @@ from intercom_assets.automation.schedules import (
 )
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
+from intercom_assets.metrics.assets import metrics_keys, undeclared_source_specs
 from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import TABLES
@@ -82,9 +83,11 @@ def test_tick_requests_one_window_run_and_one_snapshot_run(env, when: datetime, 
     window, snapshots = data.run_requests
     # the history tables over exactly the window, in one run
     assert window.tags[START] == first and window.tags[END] == last
-    # the tables with history, then their current state, in the same run
+    # the tables with history, then their current state, then the support metrics, in the same run
     assert set(window.asset_selection) == {asset_key(n) for s in TABLES if not s.is_snapshot
-                                           for n in (s.name, *([f"{s.name}_current"] if s.has_current_state else []))}
+                                           for n in (s.name, *([f"{s.name}_current"] if s.has_current_state else []))
+                                           } | set(metrics_keys())
+    assert asset_key("conversation_metrics") in window.asset_selection
     # the snapshot tables over the tick's day only: they have no other days
     assert snapshots.tags[START] == snapshots.tags[END] == last
     assert set(snapshots.asset_selection) == {asset_key(s.name) for s in TABLES if s.is_snapshot}
@@ -192,11 +195,14 @@ def test_the_requested_window_run_writes_every_table_and_runs_the_checks(env, in
     # The checks ran inside the same run, once per table and written partition, and pass on real data (but the
     # WARN of the seeded over-500-parts conversation, on its own partition).
     # (and deleted_records', on the day the seeded deletions and merges were detected: the real today)
+    # (and the support metrics, rebuilt in the same run after the current state: their dbt tests as checks)
     evaluations = result.get_asset_check_evaluations()
     assert sorted((e.asset_key.path[-1], e.partition) for e in evaluations) == sorted(
         [(spec.name, day) for spec in TABLES if not spec.is_snapshot for day in window]
         + [("deleted_records", detected[0])]
+        + [(model, None) for model in ("conversation_metrics", "ticket_metrics") for _test in ("unique", "not_null")]
     )
+    assert all((root / "metrics" / key.path[-1] / "part-0.parquet").exists() for key in metrics_keys())
     failed = sorted((e.asset_key.path[-1], e.partition, e.severity.value) for e in evaluations if not e.passed)
     ws = intercom_server.workspace
     assert failed == sorted([
@@ -213,12 +219,14 @@ def test_intercom_tables_decides_what_the_schedule_catchup_freshness_and_alerts_
     selected = {asset_key(name) for name in settings.tables}
     job = defs.resolve_job_def(INTERCOM_JOB)
     assert set(job.asset_layer.executable_asset_keys) == selected | {
-        asset_key(f"{name}_current") for name in ("contacts", "conversations", "conversation_parts")}
+        asset_key(f"{name}_current") for name in ("contacts", "conversations", "conversation_parts")} | set(
+        metrics_keys())
     # every table is still defined (deleted_records among them, and the current states), so the UI can select any
     # subset
     history = [spec for spec in TABLES if spec.has_current_state]
+    # (and the support metrics, with the dbt sources no table declares yet)
     assert len([k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "intercom"]) == len(
-        TABLES) + len(history)
+        TABLES) + len(history) + len(metrics_keys()) + len(undeclared_source_specs())
     assets_def = defs.resolve_assets_def(asset_key("contacts"))
     fresh = {key for key, spec in assets_def.specs_by_key.items() if spec.freshness_policy is not None}
     assert fresh == selected

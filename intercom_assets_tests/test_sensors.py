@@ -33,6 +33,7 @@ from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import TRIGGER_CATCHUP, TRIGGER_TAG
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
+from intercom_assets.metrics.assets import metrics_keys
 from intercom_assets.partitions import DATE_FORMAT, keys_between
 from intercom_assets.settings import Settings
 from intercom_assets.tables import TABLES
@@ -113,8 +114,9 @@ def test_catchup_launches_missing_ranges_oldest_first_in_chunks_then_retries_wit
             # a catch-up run never plans snapshot tables: they have no past days to fill; it merges what it
             # wrote into the current state
             # (nor deleted_records, whose days are days of detection: the window runs record each day)
+            # the tables with history, their current state and the support metrics rebuilt from it
             assert set(request.asset_selection) == {asset_key(n) for s in TABLES if s.has_current_state
-                                                    for n in (s.name, f"{s.name}_current")}
+                                                    for n in (s.name, f"{s.name}_current")} | set(metrics_keys())
             requested.append((request.tags[START], request.tags[END]))
             cursor = data.cursor
         assert requested == [

@@ -29,6 +29,7 @@ from intercom_assets.intercom.errors import IntercomError
 from intercom_assets.keys import POOL, asset_key
 from intercom_assets.lake.erasure import erase
 from intercom_assets.lake.staging import fresh_staging_dir
+from intercom_assets.metrics.assets import METRICS_DIR, build_metrics
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
 
 ERASE_JOB = "intercom_erase_job"
@@ -78,6 +79,7 @@ def intercom_erase(context: OpExecutionContext, config: EraseConfig, parquet_sto
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     forget_run_config(context.instance, context.run_id, report.people)
+    rebuild_metrics(context, parquet_storage)
     for table, keys in sorted(report.rewritten.items()):
         for key in sorted(keys):
             path = store.partition_path(table, key)
@@ -95,6 +97,21 @@ def intercom_erase(context: OpExecutionContext, config: EraseConfig, parquet_sto
             "holds under those emails that the lake does not.",
             metadata={"emails_unresolved": len(unresolved), "people_erased": report.people},
         )
+
+
+def rebuild_metrics(context: OpExecutionContext, storage: ParquetStorageResource) -> None:
+    """The support metrics are computed from the current state the erasure just rewrote: rebuild them, so that
+    no metrics file keeps a value of the people erased; if that fails, remove them (the next refresh rebuilds)."""
+    folder = storage.get_store().root / METRICS_DIR
+    if not folder.exists():
+        return
+    try:
+        build_metrics(storage.root, storage.staging_dir)
+    except Exception as error:
+        folder.fs.rm(folder.path, recursive=True)
+        raise Failure(description=f"the support metrics could not be rebuilt after the erasure and were removed "
+                      f"({type(error).__name__}); the next window run rebuilds them") from None
+    context.log.info("Support metrics rebuilt from the erased current state.")
 
 
 def people_in_intercom(intercom: IntercomResource, emails: list[str]) -> tuple[list[str], list[str]]:

@@ -32,6 +32,7 @@ class PartPlan:
 
 
 UNANSWERED = 19
+AI_OUTCOMES = ("assumed_resolution", "confirmed_resolution", "escalated")
 """Row position of the flag build_extras sets on unanswered conversations."""
 
 
@@ -121,29 +122,81 @@ def render_conversation(ws: Workspace, row: list[Any]) -> dict[str, Any]:
         "custom_attributes": {"issue_type": issue_type, "priority_score": priority_score},
         "first_contact_reply": {"created_at": created, "type": "conversation", "url": None},
         "sla_applied": None,
-        "statistics": {
-            "type": "conversation_statistics",
-            "time_to_assignment": 0,
-            "time_to_admin_reply": first_reply - created,
-            "first_contact_reply_at": created,
-            "first_admin_reply_at": first_reply,
-            "last_contact_reply_at": created,
-            "count_reopens": reopens,
-            "count_assignments": 1 if admin else 0,
-            "count_conversation_parts": parts,
-        },
+        "statistics": conversation_statistics(ws, conv_id, created),
         "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
         "ai_agent_participated": False,
         "ai_agent": None,
     }
+    if n % 7 == 3 and not unanswered:
+        # the AI agent answered every seventh conversation: resolved (assumed or confirmed) or escalated
+        conv["ai_agent_participated"] = True
+        conv["ai_agent"] = {
+            "source_type": "workflow", "source_title": "Fin answers", "last_answer_type": "ai_answer",
+            "resolution_state": AI_OUTCOMES[(n // 7) % len(AI_OUTCOMES)], "rating": None, "rating_remark": None,
+            "created_at": created, "updated_at": created,
+            "content_sources": {"type": "content_source.list", "total_count": 0, "content_sources": []},
+        }
     if unanswered:
         # only the customer's opening message (the source): no part, no admin reply, still waiting
         conv.update(state="open", open=True, read=False, snoozed_until=None, waiting_since=created,
                     conversation_rating=None)
         conv["teammates"] = {"type": "admin.list", "admins": []}
-        conv["statistics"] = dict(conv["statistics"], time_to_admin_reply=None, first_admin_reply_at=None,
-                                  count_reopens=0, count_conversation_parts=0)
     return conv
+
+
+def conversation_statistics(ws: Workspace, conv_id: str, created: int) -> dict[str, Any]:
+    """The `statistics` of a conversation, following from its own parts as the support metrics define them
+    (README "Support metrics"; wall-clock: the test workspace has no office hours), so that the metrics computed
+    from the replicated parts can be checked against them. Cached per conversation and set of parts."""
+    plan = ws.part_plans.get(conv_id)
+    extra = ws.extra_part_count(conv_id)
+    key = (conv_id, plan, extra)
+    cached = ws.statistics_cache.get(key)
+    if cached is None:
+        parts = ws.conversation_parts(conv_id) if plan is not None else []
+        cached = statistics_from_parts(created, parts)
+        if len(ws.statistics_cache) >= STATISTICS_CACHE:
+            ws.statistics_cache.clear()
+        ws.statistics_cache[key] = cached
+    return dict(cached)
+
+
+STATISTICS_CACHE = 200_000
+
+
+def statistics_from_parts(created: int, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Intercom's statistics of a conversation a contact opened at `created`, from all its parts (oldest first):
+    events counted from the first contact reply on; a reply is a visible text part (not a note) by a human admin."""
+    first = created  # every test-server conversation starts with the contact's own message (its source)
+    after = [p for p in parts if p["created_at"] >= first]
+    replies = [p["created_at"] for p in after if p["author"]["type"] == "admin" and p["part_type"] != "note"
+               and (p["body"] is not None or p["redacted"])]
+    assignments = [p["created_at"] for p in after if "assign" in p["part_type"]]
+    closes = [p for p in after if p["part_type"] == "close"]
+    admin_closes = [p for p in closes if p["author"]["type"] == "admin"]
+    contact = [p["created_at"] for p in parts if p["author"]["type"] in ("user", "lead", "contact")]
+    first_reply = replies[0] if replies else None
+    before_reply = [a for a in assignments if first_reply is None or a <= first_reply]
+    return {
+        "type": "conversation_statistics",
+        "time_to_assignment": before_reply[-1] - first if before_reply else None,
+        "time_to_admin_reply": first_reply - first if replies else None,
+        "time_to_first_close": closes[0]["created_at"] - first if closes else None,
+        "time_to_last_close": closes[-1]["created_at"] - first if closes else None,
+        "first_contact_reply_at": first,
+        "first_assignment_at": assignments[0] if assignments else None,
+        "first_admin_reply_at": first_reply,
+        "first_close_at": closes[0]["created_at"] if closes else None,
+        "last_assignment_at": assignments[-1] if assignments else None,
+        "last_contact_reply_at": max([first, *contact]),
+        "last_admin_reply_at": replies[-1] if replies else None,
+        "last_close_at": closes[-1]["created_at"] if closes else None,
+        "last_closed_by_id": admin_closes[-1]["author"]["id"] if admin_closes else None,
+        "count_reopens": sum(p["part_type"] in ("open", "assign_and_reopen") and p["created_at"] > first
+                             for p in parts),
+        "count_assignments": len(assignments),
+        "count_conversation_parts": len(parts),
+    }
 
 
 def contact_refs(ws: Workspace, conv_id: str) -> list[dict[str, Any]]:

@@ -36,7 +36,8 @@ class Steering:
         """Append n admin comments at `at`; bumps the conversation's updated_at and part count."""
         ts = to_unix(at)
         with self.lock:
-            conv = self.conversations[conv_id]
+            if conv_id not in self.conversations:
+                raise KeyError(conv_id)
             author = self._admin_author()
             new = []
             for _ in range(n):
@@ -44,9 +45,7 @@ class Steering:
                 new.append(make_part(str(90_000_000_000 + self._next_extra_part), "comment",
                                      f"<p>Follow-up #{self._next_extra_part} ✉️</p>", ts, author, None))
             self._extra_parts.setdefault(conv_id, []).extend(new)
-            self.conversations.set_updated(conv_id, ts)
-            self.conversations.patch(conv_id, statistics=dict(
-                conv["statistics"], count_conversation_parts=conv["statistics"]["count_conversation_parts"] + n))
+            self.conversations.set_updated(conv_id, ts)  # its statistics follow from its parts
             self.generation += 1
             return new
 

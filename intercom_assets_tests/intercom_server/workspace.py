@@ -109,6 +109,8 @@ class Workspace(Steering):
         self.part_plans: dict[str, PartPlan] = {}
         self.ticket_plans: dict[str, TicketPlan] = {}
         self._extra_parts: dict[str, list[dict[str, Any]]] = {}
+        # conversation statistics by (id, part plan, parts added): see build_conversations.conversation_statistics
+        self.statistics_cache: dict[tuple[str, Any, int], dict[str, Any]] = {}
         self._extra_ticket_parts: dict[str, list[dict[str, Any]]] = {}
         self._next_extra_part = 0
         self._rng = random.Random(seed)
@@ -199,6 +201,11 @@ class Workspace(Steering):
             plan = self.part_plans[conv_id]
             extra = list(self._extra_parts.get(conv_id, ()))
         return generate_parts(self, plan) + extra
+
+    def extra_part_count(self, conv_id: str) -> int:
+        """How many parts steering added to a conversation (add_parts)."""
+        with self.lock:
+            return len(self._extra_parts.get(conv_id, ()))
 
     def ticket_parts(self, ticket_id: str) -> list[dict[str, Any]]:
         """ALL parts of a ticket, oldest first (the API shows only the newest 500)."""
