@@ -333,7 +333,7 @@ def run_demo() -> int:
         run_id = materialize_window(env, first, last, run_log)
         elapsed = time.monotonic() - started
     print(f"\nRun {run_id or '(id not found in the log)'} succeeded in {elapsed:.0f} s.\n")
-    print(format_summary(summarize(settings.parquet_root, (*(spec.name for spec in TABLES), "deleted_records"))))
+    print(format_summary(summarize(settings.parquet_root, tuple(spec.name for spec in TABLES))))
     current_root = Path(settings.parquet_root) / "current"
     current = summarize(str(current_root), tuple(spec.name for spec in TABLES if spec.has_current_state))
     print("\nCurrent state (assets intercom/<table>_current, one row per record): "
