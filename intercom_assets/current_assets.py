@@ -28,13 +28,16 @@ from dagster import (
     DagsterInstance,
     MaterializeResult,
     MetadataValue,
+    TextMetadataValue,
     multi_asset,
 )
 
 from intercom_assets.keys import CURRENT_SUFFIX, GROUP, POOL, asset_key
+from intercom_assets.lake.current_inputs import forget_merges, plan_merge, record_merge
 from intercom_assets.lake.current_size import StateSize, state_size
 from intercom_assets.lake.current_state import CURRENT_DIR, RefreshReport, current_tables, rebuild, refresh
 from intercom_assets.lake.deletions import DeletionLog
+from intercom_assets.lake.io_manager import CONTENT_HASH
 from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.reporting import column_schema
@@ -105,11 +108,16 @@ def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpe
     if last is None:
         report = rebuild(store, spec, DeletionLog.load(store).removals(spec), scratch)  # subsets too
         context.log.info(f"{spec.name}_current built from {report.partitions} partitions in {report.seconds:.1f} s")
+        forget_merges(store, spec.name)
     else:
         storage_id, timestamp = last
         changed = _materialized_since(instance, asset_key(spec.name), storage_id)
+        parent = spec.children.parent if spec.children is not None else None
+        parent_changed = _materialized_since(instance, asset_key(parent), storage_id) if parent else None
+        plan = plan_merge(store, spec.name, changed, parent_changed)  # days rewritten unchanged are left out
         removals = DeletionLog.load(store, detected_since=int(timestamp)).removals(spec)
-        report = refresh(store, spec, changed, removals, scratch)
+        report = refresh(store, spec, plan.days, removals, scratch)
+        record_merge(store, spec.name, plan, scratch)
     return [report, *report.subsets]
 
 
@@ -118,17 +126,22 @@ def _last_materialization(instance: DagsterInstance, key: AssetKey) -> tuple[int
     return (records[0].storage_id, records[0].timestamp) if records else None
 
 
-def _materialized_since(instance: DagsterInstance, key: AssetKey, storage_id: int) -> list[str]:
-    """Partitions of `key` materialized after the event `storage_id` (extraction, deletion rewrites)."""
-    partitions: set[str] = set()
+def _materialized_since(instance: DagsterInstance, key: AssetKey, storage_id: int) -> dict[str, str | None]:
+    """Partitions of `key` materialized after the event `storage_id` (extraction, deletion rewrites), each with the
+    content fingerprint its newest materialization recorded (None when it recorded none)."""
+    partitions: dict[str, str | None] = {}
     cursor = None
     while True:
         result = instance.fetch_materializations(
             AssetRecordsFilter(asset_key=key, after_storage_id=storage_id), limit=PAGE, cursor=cursor, ascending=True
         )
-        partitions.update(r.partition_key for r in result.records if r.partition_key)
+        for record in result.records:
+            if record.partition_key:
+                event = record.asset_materialization
+                value = event.metadata.get(CONTENT_HASH) if event is not None else None
+                partitions[record.partition_key] = value.value if isinstance(value, TextMetadataValue) else None
         if not result.has_more:
-            return sorted(partitions)
+            return partitions
         cursor = result.cursor
 
 

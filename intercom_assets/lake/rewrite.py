@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from intercom_assets.lake.staging import StagedPartition
+from intercom_assets.lake.staging import StagedPartition, content_hash
 from intercom_assets.lake.storage import ParquetStore
 
 # What changes in a file: the new table, or None when the file stays as it is. Given None for a missing file.
@@ -59,7 +59,7 @@ def rewrite_partition(store: ParquetStore, table: str, key: str, change: Change,
     local.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(new, local)
     store.write_file(table, key, local)
-    staged = StagedPartition(local, new.num_rows)
+    staged = StagedPartition(local, new.num_rows, content_hash(new))
     if not keep_local:
         local.unlink(missing_ok=True)
     return Rewritten(table, key, 0 if data is None else data.num_rows, staged)
@@ -71,4 +71,4 @@ def rewrite_staged(partition: StagedPartition, change: Change) -> StagedPartitio
     if new is None:
         return None
     pq.write_table(new, partition.path)
-    return StagedPartition(partition.path, new.num_rows)
+    return StagedPartition(partition.path, new.num_rows, content_hash(new))

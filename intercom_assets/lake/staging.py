@@ -7,6 +7,7 @@ deterministic files, and leaves one staged Parquet file per partition for the IO
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -25,6 +26,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from intercom_assets.partitions import day_key
+from intercom_assets.schemas import EXTRACTED_AT_COLUMN
 from intercom_assets.tables import TableSpec
 
 if TYPE_CHECKING:
@@ -56,12 +58,23 @@ def pii_fingerprint_of(table: pa.Table) -> str:
     return (table.schema.metadata or {}).get(PII_KEY, b"").decode()
 
 
+def content_hash(data: pa.Table) -> str:
+    """A fingerprint of a partition's rows and Parquet metadata, `_extracted_at` aside: the same for a re-extraction
+    of unchanged records, so a current-state refresh can tell a rewritten partition that changed nothing."""
+    body = data.drop_columns([EXTRACTED_AT_COLUMN]) if EXTRACTED_AT_COLUMN in data.column_names else data
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, body.schema) as writer:
+        writer.write_table(body.combine_chunks())
+    return hashlib.blake2b(sink.getvalue().to_pybytes(), digest_size=16).hexdigest()
+
+
 @dataclass(frozen=True)
 class StagedPartition:
     """A finished partition file waiting to be committed by the IO manager."""
 
     path: Path
     row_count: int
+    content_hash: str | None = None  # `content_hash` of its data; None when not computed
 
 
 @dataclass
@@ -286,7 +299,7 @@ class TableStager:
                                                  PII_KEY: self.pii_fingerprint.encode()})
         final = self.directory / f"final-{name}.parquet"
         pq.write_table(data, final)
-        return StagedPartition(final, data.num_rows)
+        return StagedPartition(final, data.num_rows, content_hash(data))
 
 
 @dataclass
