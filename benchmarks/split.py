@@ -28,6 +28,7 @@ import intercom_assets.run_step as step_module
 PHASES = ("commit", "checks", "deletions", "current_state", "step_other")  # besides extraction and Dagster's own
 SECONDS: dict[str, float] = defaultdict(float)  # wall seconds per phase
 CPU: dict[str, float] = defaultdict(float)  # CPU seconds of the whole process (every thread) during each phase
+CURRENT: dict[str, float] = defaultdict(float)  # wall seconds of each table's current-state refresh and size
 
 
 def _add(phase: str, started: float, cpu: float) -> None:
@@ -63,6 +64,26 @@ def _timed_generator(phase: str, fn: Callable[..., Iterator[Any]]) -> Callable[.
     return wrapper
 
 
+def _per_table(position: int, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds each call's wall time to its table's (a TableSpec or a table name at `position`)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            table = args[position]
+            CURRENT[getattr(table, "name", table)] += time.monotonic() - started
+    return wrapper
+
+
+def current_tables() -> dict[str, float]:
+    """Seconds of each table's current-state refresh since the last call (then reset)."""
+    out = dict(CURRENT)
+    CURRENT.clear()
+    return out
+
+
 def install() -> None:
     """Wrap the product's phase functions in this process (call before any run)."""
     step_module.extract = _timed("extraction", step_module.extract)
@@ -72,8 +93,8 @@ def install() -> None:
     step_module._evaluate_checks = _timed_generator("checks", step_module._evaluate_checks)
     step_module._deletion_days = _timed_generator("deletions", step_module._deletion_days)
     step_module._propagate = _timed_generator("deletions", step_module._propagate)
-    current_module._refresh = _timed("current_state", current_module._refresh)
-    current_module.state_size = _timed("current_state", current_module.state_size)
+    current_module._refresh = _timed("current_state", _per_table(2, current_module._refresh))
+    current_module.state_size = _timed("current_state", _per_table(1, current_module.state_size))
     assets_module.run_extraction = _timed_generator("step_total", step_module.run_extraction)
 
 
@@ -116,6 +137,14 @@ def rows(name: str, tick: Mapping[str, Any]) -> list[tuple[str, str]]:
              f"{' (start included)' if number == 1 else ''} {outside:.1f} s"),
             (f"{label}, CPU", f"{run['cpu_seconds']:.1f} s = {_named(cpu)}"),
         ]
+        refreshed = run.get("current_tables", {})
+        if refreshed:
+            idle = {t: r["seconds"] for t, r in refreshed.items() if r["partitions"] == 0}
+            worst = max(refreshed, key=lambda t: refreshed[t]["seconds"])
+            out.append((f"{label}, current state per table", f"{len(refreshed)} tables, slowest {worst} "
+                        f"{refreshed[worst]['seconds']:.2f} s ({refreshed[worst]['partitions']} partitions merged); "
+                        + (f"{len(idle)} merged nothing, slowest of them {max(idle, key=idle.get)} "
+                           f"{max(idle.values()):.2f} s" if idle else "every table merged partitions")))
     return out
 
 

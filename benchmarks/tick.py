@@ -26,7 +26,7 @@ from intercom_assets.automation.catchup import CATCHUP_SENSOR
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import SCROLL_TABLE, tick_requests
 from intercom_assets.definitions import build_definitions
-from intercom_assets.keys import asset_key
+from intercom_assets.keys import CURRENT_SUFFIX, asset_key
 from intercom_assets.partitions import trailing_window
 from intercom_assets.reporting import CHAINS_TAG, RATE_LIMITED_TAG, REQUESTS_TAG, RETRIES_TAG, SECONDS_TAG
 from intercom_assets.settings import load_settings
@@ -38,6 +38,7 @@ def _execute(job: JobDefinition, instance: DagsterInstance, tags: Mapping[str, s
              selection: Sequence[AssetKey] | None = None) -> dict[str, Any]:
     """One run, with its wall time, the run-level figures from its tags and the rows per table."""
     split.take(0.0, 0.0)  # nothing of an earlier run (or of loading) counts in this one
+    split.current_tables()
     started, cpu = time.monotonic(), time.process_time()
     result = job.execute_in_process(instance=instance, tags=dict(tags), asset_selection=selection,
                                     raise_on_error=False)
@@ -46,8 +47,13 @@ def _execute(job: JobDefinition, instance: DagsterInstance, tags: Mapping[str, s
     extraction = float(run_tags.get(SECONDS_TAG, 0))
     events = instance.get_records_for_run(result.run_id, limit=1_000_000).records
     rows: dict[str, int] = {}
+    refreshed: dict[str, dict[str, float]] = {}
+    seconds = split.current_tables()
     for event in result.get_asset_materialization_events():
         if event.partition is None:  # a current-state refresh: its rows are counted in its table
+            table = event.asset_key.path[-1].removesuffix(CURRENT_SUFFIX)
+            merged = event.materialization.metadata.get("partitions")
+            refreshed[table] = {"seconds": seconds.get(table, 0.0), "partitions": merged.value if merged else -1}
             continue
         table = event.asset_key.path[-1]
         rows[table] = rows.get(table, 0) + int(event.materialization.metadata["dagster/row_count"].value)
@@ -57,6 +63,7 @@ def _execute(job: JobDefinition, instance: DagsterInstance, tags: Mapping[str, s
         "cpu_seconds": cpu,
         "split": split.take(wall, cpu),
         "events": len(events),
+        "current_tables": refreshed,
         "rows": rows,
         "partitions": [tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")],
         # run-level figures are run tags (reporting.py), not per-partition metadata

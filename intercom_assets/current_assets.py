@@ -28,16 +28,14 @@ from dagster import (
     DagsterInstance,
     MaterializeResult,
     MetadataValue,
-    TextMetadataValue,
     multi_asset,
 )
 
 from intercom_assets.keys import CURRENT_SUFFIX, GROUP, POOL, asset_key
-from intercom_assets.lake.current_inputs import forget_merges, plan_merge, record_merge
+from intercom_assets.lake.current_inputs import Footers, plan_merge, record_merge
 from intercom_assets.lake.current_size import StateSize, state_size
 from intercom_assets.lake.current_state import CURRENT_DIR, RefreshReport, current_tables, rebuild, refresh
 from intercom_assets.lake.deletions import DeletionLog
-from intercom_assets.lake.io_manager import CONTENT_HASH
 from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.reporting import column_schema
@@ -87,9 +85,10 @@ def build_current_assets(tables: Sequence[TableSpec] = TABLES) -> AssetsDefiniti
         bases = [spec for spec in current_tables() if spec.subset_of is None
                  and (spec.name in wanted or any(TABLES_BY_NAME[name].subset_of == spec.name for name in wanted))]
         scratch = fresh_staging_dir(parquet_storage.staging_dir)
+        footers: Footers = {}  # a parent's fingerprints, read for it, serve its children
         try:
             for spec in bases:
-                for report in _refresh(context, store, spec, scratch):
+                for report in _refresh(context, store, spec, scratch, footers):
                     if report.table in wanted:
                         size = state_size(store, report.table, scratch)
                         yield MaterializeResult(asset_key=current_key(report.table),
@@ -100,24 +99,24 @@ def build_current_assets(tables: Sequence[TableSpec] = TABLES) -> AssetsDefiniti
     return intercom_current
 
 
-def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpec, scratch: Path
-             ) -> list[RefreshReport]:
-    """Rebuild when never materialized; else merge the partitions materialized since, minus new deletions."""
+def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpec, scratch: Path,
+             footers: Footers) -> list[RefreshReport]:
+    """Rebuild when never materialized; else merge the partitions materialized since whose content changed (the
+    manifest of lake/current_inputs.py), minus new deletions. `footers`: fingerprints already read in this step."""
     instance = context.instance
     last = _last_materialization(instance, current_key(spec.name))
+    parent = spec.children.parent if spec.children is not None else None
     if last is None:
         report = rebuild(store, spec, DeletionLog.load(store).removals(spec), scratch)  # subsets too
         context.log.info(f"{spec.name}_current built from {report.partitions} partitions in {report.seconds:.1f} s")
-        forget_merges(store, spec.name)
+        plan = plan_merge(store, spec.name, store.stored_partitions(spec.name), parent, footers, forget=True)
     else:
         storage_id, timestamp = last
         changed = _materialized_since(instance, asset_key(spec.name), storage_id)
-        parent = spec.children.parent if spec.children is not None else None
-        parent_changed = _materialized_since(instance, asset_key(parent), storage_id) if parent else None
-        plan = plan_merge(store, spec.name, changed, parent_changed)  # days rewritten unchanged are left out
+        plan = plan_merge(store, spec.name, changed, parent, footers)  # days rewritten unchanged are left out
         removals = DeletionLog.load(store, detected_since=int(timestamp)).removals(spec)
         report = refresh(store, spec, plan.days, removals, scratch)
-        record_merge(store, spec.name, plan, scratch)
+    record_merge(store, spec.name, plan, scratch)
     return [report, *report.subsets]
 
 
@@ -126,22 +125,17 @@ def _last_materialization(instance: DagsterInstance, key: AssetKey) -> tuple[int
     return (records[0].storage_id, records[0].timestamp) if records else None
 
 
-def _materialized_since(instance: DagsterInstance, key: AssetKey, storage_id: int) -> dict[str, str | None]:
-    """Partitions of `key` materialized after the event `storage_id` (extraction, deletion rewrites), each with the
-    content fingerprint its newest materialization recorded (None when it recorded none)."""
-    partitions: dict[str, str | None] = {}
+def _materialized_since(instance: DagsterInstance, key: AssetKey, storage_id: int) -> list[str]:
+    """Partitions of `key` materialized after the event `storage_id` (extraction, deletion rewrites)."""
+    partitions: set[str] = set()
     cursor = None
     while True:
         result = instance.fetch_materializations(
             AssetRecordsFilter(asset_key=key, after_storage_id=storage_id), limit=PAGE, cursor=cursor, ascending=True
         )
-        for record in result.records:
-            if record.partition_key:
-                event = record.asset_materialization
-                value = event.metadata.get(CONTENT_HASH) if event is not None else None
-                partitions[record.partition_key] = value.value if isinstance(value, TextMetadataValue) else None
+        partitions.update(r.partition_key for r in result.records if r.partition_key)
         if not result.has_more:
-            return partitions
+            return sorted(partitions)
         cursor = result.cursor
 
 

@@ -13,10 +13,10 @@ from dagster import DagsterInstance
 
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
-from intercom_assets.lake.current_inputs import forget_merges, plan_merge, record_merge
+from intercom_assets.lake.current_inputs import plan_merge, record_merge
 from intercom_assets.lake.current_state import current_tables, read_current, rebuild
 from intercom_assets.lake.deletions import DeletionLog
-from intercom_assets.lake.staging import content_hash
+from intercom_assets.lake.staging import content_hash, with_content_hash
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import day_key
 from intercom_assets.schemas import EXTRACTED_AT_COLUMN
@@ -49,8 +49,6 @@ def test_a_run_that_changed_nothing_costs_the_refresh_no_read_and_a_change_still
     with DagsterInstance.ephemeral() as instance:
         built = _run(defs, instance)
         assert set(built) == set(tables)
-        first_refresh = _run(defs, instance)  # after a rebuild, every day is merged once and recorded
-        assert first_refresh["contacts"]["partitions"] == 11
         before = {table: _rows(store, table) for table in tables}
 
         unchanged = _run(defs, instance)  # every partition of the range rewritten, with the same rows
@@ -87,20 +85,34 @@ def test_a_run_that_changed_nothing_costs_the_refresh_no_read_and_a_change_still
         assert _rows(store, table) == _rows(rebuilt_store, table), table
 
 
+def _partition(store: ParquetStore, table: str, day: str, value: str, scratch: Path) -> None:
+    rows = pa.table({"id": ["a"], "name": [value], EXTRACTED_AT_COLUMN: [1]})
+    store.write_table(table, day, with_content_hash(rows), scratch)
+
+
 def test_the_plan_merges_days_whose_content_or_parent_changed_or_is_unknown(tmp_path):
     store, scratch = ParquetStore(tmp_path / "lake"), tmp_path / "scratch"
-    first = plan_merge(store, "conversation_parts", {"d1": "a", "d2": "b", "d3": None}, {"d1": "p", "d2": "q"})
-    assert first.days == ["d1", "d2", "d3"]  # nothing recorded yet; d3's content is unknown
+    for day in ("d1", "d2"):
+        _partition(store, "conversation_parts", day, "x", scratch)
+        _partition(store, "conversations", day, "p", scratch)
+    store.write_table("conversation_parts", "d3", pa.table({"id": ["a"]}), scratch)  # written without fingerprint
+    first = plan_merge(store, "conversation_parts", ["d1", "d2", "d3"], "conversations")
+    assert first.days == ["d1", "d2", "d3"]  # nothing recorded yet
     record_merge(store, "conversation_parts", first, scratch)
-    again = plan_merge(store, "conversation_parts", {"d1": "a", "d2": "b", "d3": "c"}, {"d1": "p", "d2": "q2"})
-    assert again.days == ["d2", "d3"]  # d2's parent changed; d3 was never recorded
+    assert plan_merge(store, "conversation_parts", ["d1", "d2", "d3"], "conversations").days == ["d3"]  # unknown
+    _partition(store, "conversations", "d2", "p2", scratch)  # the parent's day changed, the child's did not
+    _partition(store, "conversation_parts", "d1", "y", scratch)
+    footers: dict = {}
+    again = plan_merge(store, "conversation_parts", ["d1", "d2"], "conversations", footers)
+    assert again.days == ["d1", "d2"] and footers[("conversations", "d2")] is not None  # read once per step
     record_merge(store, "conversation_parts", again, scratch)
-    # a parent day not materialized since is as it was: only the child's own change counts
-    assert plan_merge(store, "conversation_parts", {"d1": "a", "d2": "b2"}, {}).days == ["d2"]
-    assert plan_merge(store, "conversation_parts", {"d1": "a"}, {"d1": None}).days == ["d1"]  # parent unknown
-    assert plan_merge(store, "contacts", {"d1": "a"}, None).days == ["d1"]  # another table's manifest
-    forget_merges(store, "conversation_parts")  # a rebuild
-    assert plan_merge(store, "conversation_parts", {"d1": "a"}, {"d1": "p"}).days == ["d1"]
+    assert plan_merge(store, "conversation_parts", ["d1", "d2"], "conversations").days == []
+    _partition(store, "conversation_parts", "d1", "x", scratch)  # back to an earlier content: merged again
+    assert plan_merge(store, "conversation_parts", ["d1", "d2"], "conversations").days == ["d1"]
+    assert plan_merge(store, "conversations", ["d1"], None).days == ["d1"]  # another table's manifest
+    # a rebuild merged every day: its plan records them all, whatever was recorded before
+    rebuilt = plan_merge(store, "conversation_parts", ["d1", "d2"], "conversations", forget=True)
+    assert rebuilt.days == ["d1", "d2"] and set(rebuilt.manifest) == {"d1", "d2"}
 
 
 def test_the_content_hash_ignores_only_the_extraction_time():
@@ -109,4 +121,5 @@ def test_the_content_hash_ignores_only_the_extraction_time():
     assert content_hash(rows) == content_hash(same)
     assert content_hash(rows) != content_hash(rows.set_column(1, "name", pa.array(["x", "z"])))
     assert content_hash(rows) != content_hash(rows.replace_schema_metadata({b"intercom.fetched_parents": b"{}"}))
+    assert content_hash(with_content_hash(rows)) == content_hash(rows)  # the stored fingerprint is left out
     assert content_hash(rows) == content_hash(pa.concat_tables([rows.slice(0, 1), rows.slice(1)]))

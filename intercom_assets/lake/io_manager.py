@@ -19,23 +19,17 @@ from upath import UPath
 from intercom_assets.lake.staging import StagedPartition
 from intercom_assets.lake.storage import PART_FILE, ParquetStore, partition_dir_name
 
-CONTENT_HASH = "content_hash"  # the metadata entry of a partition's content fingerprint (staging.content_hash)
-
 
 def partition_facts(store: ParquetStore, table: str, partition_key: str, staged: StagedPartition) -> dict[str, Any]:
-    """What a partition's materialization records: its rows, where its file is, the file's size, and the
-    fingerprint of its content, by which the current-state refresh skips a partition rewritten unchanged.
+    """What a partition's materialization records: its rows, where its file is, and the file's size.
 
     Computed from the staged file, which is committed byte for byte, so no committed file is read again.
     """
-    facts: dict[str, Any] = {
+    return {
         "dagster/row_count": staged.row_count,
         "dagster/uri": str(store.partition_path(table, partition_key)),
         "size_bytes": staged.path.stat().st_size,
     }
-    if staged.content_hash is not None:
-        facts[CONTENT_HASH] = staged.content_hash
-    return facts
 
 
 def commit_partition(store: ParquetStore, table: str, partition_key: str, output: StagedPartition | pa.Table,
