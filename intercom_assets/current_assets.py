@@ -116,6 +116,8 @@ def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpe
         plan = plan_merge(store, spec.name, changed, parent, footers)  # days rewritten unchanged are left out
         removals = DeletionLog.load(store, detected_since=int(timestamp)).removals(spec)
         report = refresh(store, spec, plan.days, removals, scratch)
+        report.unchanged = len(changed) - len(plan.days)  # materialized since, with the content merged before
+        report.partitions += report.unchanged
     record_merge(store, spec.name, plan, scratch)
     return [report, *report.subsets]
 

@@ -73,7 +73,8 @@ class RefreshReport:
     """What one refresh or rebuild did to one table's current state."""
 
     table: str
-    partitions: int = 0  # changed partitions read
+    partitions: int = 0  # changed partitions read (plus `unchanged`)
+    unchanged: int = 0  # changed partitions left out: their content was merged before (lake/current_inputs.py)
     rows_in: int = 0  # rows in them
     files_touched: int = 0  # current files whose rows were recomputed
     files_rewritten: int = 0
