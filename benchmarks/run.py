@@ -15,14 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks import split
 from benchmarks.ceiling import run_ceiling
 from benchmarks.peer_tap import run_peer_tap, summary_line
 from benchmarks.server_process import TOKEN, ServerProcess
@@ -64,14 +67,21 @@ class Bench:
             **env,
         }
         self.srv.call("reset_counts")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spawned = time.time()
+        environment["BENCH_SPAWNED_AT"] = repr(spawned)
         completed = subprocess.run([sys.executable, "-m", "benchmarks.tick", "--window", str(self.args.window),
                                     "--mode", mode], cwd=REPO, env=environment, capture_output=True, text=True)
+        process_wall = time.time() - spawned
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if completed.returncode != 0:
             raise SystemExit(f"tick failed:\n{completed.stderr[-4000:]}")
         assert TOKEN not in completed.stdout + completed.stderr, "the token leaked into the tick's output"
         result = json.loads(completed.stdout.strip().splitlines()[-1])
         if not result["success"]:
             raise SystemExit(f"a run of the {mode} tick failed:\n{completed.stderr[-4000:]}")
+        result["process_wall_seconds"] = process_wall
+        result["process_cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         result["server_counts"] = self.srv.call("request_counts")
         result["requests"] = sum(result["server_counts"].values())
         return result
@@ -191,6 +201,7 @@ def _ticks(bench: Bench, rows: _Report, in_window: dict[str, int], start: dateti
         ("full tick: whole run wall time", f"{full['wall_seconds']:.1f} s "
          f"(+ {full['load_seconds']:.1f} s to load definitions)"),
         ("full tick: peak RSS", f"{full['max_rss_mb']:.0f} MiB"),
+        *split.rows("full tick", full),
     ]
     steady = _steady(bench, rows, in_window, home)
     floors = (args.cpu_floor[0], args.cpu_floor[1]) if args.cpu_floor else None
@@ -253,6 +264,7 @@ def _steady(bench: Bench, rows: _Report, in_window: dict[str, int], home: Path) 
          f"{steady['wall_seconds']:.1f} s"),
         ("steady tick: chains per source", steady["chain_seconds"]),
         bench.floor_row("steady tick", steady["requests"]),
+        *split.rows("steady tick", steady),
     ]
     return steady
 

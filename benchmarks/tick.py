@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from collections.abc import Mapping, Sequence
@@ -20,11 +21,12 @@ from typing import Any
 
 from dagster import AssetKey, DagsterInstance, Definitions, JobDefinition, build_sensor_context
 
+from benchmarks import split
 from intercom_assets.automation.catchup import CATCHUP_SENSOR
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import SCROLL_TABLE, tick_requests
 from intercom_assets.definitions import build_definitions
-from intercom_assets.keys import asset_key
+from intercom_assets.keys import CURRENT_SUFFIX, asset_key
 from intercom_assets.partitions import trailing_window
 from intercom_assets.reporting import CHAINS_TAG, RATE_LIMITED_TAG, REQUESTS_TAG, RETRIES_TAG, SECONDS_TAG
 from intercom_assets.settings import load_settings
@@ -35,24 +37,37 @@ MAX_CATCHUP_RUNS = 60  # a guard: a year in 30-day chunks is 13 runs
 def _execute(job: JobDefinition, instance: DagsterInstance, tags: Mapping[str, str],
              selection: Sequence[AssetKey] | None = None) -> dict[str, Any]:
     """One run, with its wall time, the run-level figures from its tags and the rows per table."""
-    started = time.monotonic()
+    split.take(0.0, 0.0)  # nothing of an earlier run (or of loading) counts in this one
+    split.current_tables()
+    started, cpu = time.monotonic(), time.process_time()
     result = job.execute_in_process(instance=instance, tags=dict(tags), asset_selection=selection,
                                     raise_on_error=False)
-    wall = time.monotonic() - started
+    wall, cpu = time.monotonic() - started, time.process_time() - cpu
     run_tags = instance.get_run_by_id(result.run_id).tags
+    extraction = float(run_tags.get(SECONDS_TAG, 0))
+    events = instance.get_records_for_run(result.run_id, limit=1_000_000).records
     rows: dict[str, int] = {}
+    refreshed: dict[str, dict[str, float]] = {}
+    seconds = split.current_tables()
     for event in result.get_asset_materialization_events():
         if event.partition is None:  # a current-state refresh: its rows are counted in its table
+            table = event.asset_key.path[-1].removesuffix(CURRENT_SUFFIX)
+            merged = event.materialization.metadata.get("partitions")
+            refreshed[table] = {"seconds": seconds.get(table, 0.0), "partitions": merged.value if merged else -1}
             continue
         table = event.asset_key.path[-1]
         rows[table] = rows.get(table, 0) + int(event.materialization.metadata["dagster/row_count"].value)
     return {
         "success": result.success,
         "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "split": split.take(wall, cpu),
+        "events": len(events),
+        "current_tables": refreshed,
         "rows": rows,
         "partitions": [tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")],
         # run-level figures are run tags (reporting.py), not per-partition metadata
-        "extraction_seconds_run": float(run_tags.get(SECONDS_TAG, 0)),
+        "extraction_seconds_run": extraction,
         "api_requests_run": int(run_tags.get(REQUESTS_TAG, 0)),
         "api_retries_run": int(run_tags.get(RETRIES_TAG, 0)),
         "api_rate_limited_run": int(run_tags.get(RATE_LIMITED_TAG, 0)),
@@ -67,8 +82,14 @@ def _combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
         for table, count in run["rows"].items():
             rows[table] = rows.get(table, 0) + count
     summed = {key: sum(run[key] for run in runs) for key in (
-        "wall_seconds", "extraction_seconds_run", "api_requests_run", "api_retries_run", "api_rate_limited_run")}
-    return {"success": all(run["success"] for run in runs), "rows": rows, "runs": runs, **summed,
+        "wall_seconds", "cpu_seconds", "events", "extraction_seconds_run", "api_requests_run", "api_retries_run",
+        "api_rate_limited_run")}
+    phases: dict[str, dict[str, float]] = {"wall": {}, "cpu": {}}
+    for run in runs:
+        for kind, split_of_run in run["split"].items():
+            for phase, seconds in split_of_run.items():
+                phases[kind][phase] = phases[kind].get(phase, 0.0) + seconds
+    return {"success": all(run["success"] for run in runs), "rows": rows, "runs": runs, **summed, "split": phases,
             "chain_seconds": "; ".join(run["chain_seconds"] for run in runs if run["chain_seconds"])}
 
 
@@ -108,9 +129,12 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=30)
     parser.add_argument("--mode", choices=["job", "schedule", "catchup"], default="job")
     args = parser.parse_args()
+    split.install()
     started = time.monotonic()
     defs = build_definitions(load_settings())
     load_seconds = time.monotonic() - started
+    # the process's start (the interpreter, Dagster's and the product's imports), as a CLI run pays it
+    start_seconds = time.time() - float(os.environ.get("BENCH_SPAWNED_AT", time.time())) - load_seconds
     with DagsterInstance.get() as instance:
         if args.mode == "job":
             runs = _job_tick(defs, instance, args.window)
@@ -118,7 +142,7 @@ def main() -> None:
             runs = _schedule_tick(defs, instance)
         else:
             runs = _catchup(defs, instance)
-    print(json.dumps({**_combined(runs), "load_seconds": load_seconds,
+    print(json.dumps({**_combined(runs), "load_seconds": load_seconds, "start_seconds": start_seconds,
                       "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 

@@ -32,6 +32,7 @@ from dagster import (
 )
 
 from intercom_assets.keys import CURRENT_SUFFIX, GROUP, POOL, asset_key
+from intercom_assets.lake.current_inputs import Footers, plan_merge, record_merge
 from intercom_assets.lake.current_size import StateSize, state_size
 from intercom_assets.lake.current_state import CURRENT_DIR, RefreshReport, current_tables, rebuild, refresh
 from intercom_assets.lake.deletions import DeletionLog
@@ -84,9 +85,10 @@ def build_current_assets(tables: Sequence[TableSpec] = TABLES) -> AssetsDefiniti
         bases = [spec for spec in current_tables() if spec.subset_of is None
                  and (spec.name in wanted or any(TABLES_BY_NAME[name].subset_of == spec.name for name in wanted))]
         scratch = fresh_staging_dir(parquet_storage.staging_dir)
+        footers: Footers = {}  # a parent's fingerprints, read for it, serve its children
         try:
             for spec in bases:
-                for report in _refresh(context, store, spec, scratch):
+                for report in _refresh(context, store, spec, scratch, footers):
                     if report.table in wanted:
                         size = state_size(store, report.table, scratch)
                         yield MaterializeResult(asset_key=current_key(report.table),
@@ -97,19 +99,26 @@ def build_current_assets(tables: Sequence[TableSpec] = TABLES) -> AssetsDefiniti
     return intercom_current
 
 
-def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpec, scratch: Path
-             ) -> list[RefreshReport]:
-    """Rebuild when never materialized; else merge the partitions materialized since, minus new deletions."""
+def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpec, scratch: Path,
+             footers: Footers) -> list[RefreshReport]:
+    """Rebuild when never materialized; else merge the partitions materialized since whose content changed (the
+    manifest of lake/current_inputs.py), minus new deletions. `footers`: fingerprints already read in this step."""
     instance = context.instance
     last = _last_materialization(instance, current_key(spec.name))
+    parent = spec.children.parent if spec.children is not None else None
     if last is None:
         report = rebuild(store, spec, DeletionLog.load(store).removals(spec), scratch)  # subsets too
         context.log.info(f"{spec.name}_current built from {report.partitions} partitions in {report.seconds:.1f} s")
+        plan = plan_merge(store, spec.name, store.stored_partitions(spec.name), parent, footers, forget=True)
     else:
         storage_id, timestamp = last
         changed = _materialized_since(instance, asset_key(spec.name), storage_id)
+        plan = plan_merge(store, spec.name, changed, parent, footers)  # days rewritten unchanged are left out
         removals = DeletionLog.load(store, detected_since=int(timestamp)).removals(spec)
-        report = refresh(store, spec, changed, removals, scratch)
+        report = refresh(store, spec, plan.days, removals, scratch)
+        report.unchanged = len(changed) - len(plan.days)  # materialized since, with the content merged before
+        report.partitions += report.unchanged
+    record_merge(store, spec.name, plan, scratch)
     return [report, *report.subsets]
 
 

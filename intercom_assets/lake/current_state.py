@@ -74,7 +74,8 @@ class RefreshReport:
     """What one refresh or rebuild did to one table's current state."""
 
     table: str
-    partitions: int = 0  # changed partitions read
+    partitions: int = 0  # changed partitions read (plus `unchanged`)
+    unchanged: int = 0  # changed partitions left out: their content was merged before (lake/current_inputs.py)
     rows_in: int = 0  # rows in them
     files_touched: int = 0  # current files whose rows were recomputed
     files_rewritten: int = 0
@@ -176,8 +177,12 @@ def _merge(store: ParquetStore, spec: TableSpec, partitions: list[str], removals
     if unknown:
         raise ValueError(f"{spec.name} has no column {unknown}: cannot remove rows by it")
     removed = {name: set(map(str, ids)) for name, ids in removals.items() if ids}
-    homes = cur.stored_partitions(spec.name)
     subsets = [s for s in TABLES if s.subset_of == spec.name]
+    if not partitions and not removed and not from_scratch:  # nothing to merge or remove: nothing to read
+        report.subsets = [RefreshReport(s.name) for s in subsets]
+        report.seconds = time.monotonic() - started
+        return report
+    homes = cur.stored_partitions(spec.name)
 
     candidates, read = [], []  # the changed partitions' keys decide which groups the stored state must show
     for day, keys in _read_many(store, spec.name, partitions, [group, version, EXTRACTED_AT_COLUMN]):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from intercom_assets.lake.staging import StagedPartition
+from intercom_assets.lake.staging import StagedPartition, with_content_hash
 from intercom_assets.lake.storage import ParquetStore
 
 # What changes in a file: the new table, or None when the file stays as it is. Given None for a missing file.
@@ -57,7 +57,7 @@ def rewrite_partition(store: ParquetStore, table: str, key: str, change: Change,
         new = new.replace_schema_metadata(data.schema.metadata)
     local = scratch / table / f"rewrite-{key}.parquet"
     local.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(new, local)
+    pq.write_table(with_content_hash(new), local)  # not the fingerprint copied with the old metadata
     store.write_file(table, key, local)
     staged = StagedPartition(local, new.num_rows)
     if not keep_local:
@@ -70,5 +70,5 @@ def rewrite_staged(partition: StagedPartition, change: Change) -> StagedPartitio
     new = change(pq.read_table(partition.path))
     if new is None:
         return None
-    pq.write_table(new, partition.path)
+    pq.write_table(with_content_hash(new), partition.path)
     return StagedPartition(partition.path, new.num_rows)

@@ -7,6 +7,7 @@ deterministic files, and leaves one staged Parquet file per partition for the IO
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -25,6 +26,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from intercom_assets.partitions import day_key
+from intercom_assets.schemas import EXTRACTED_AT_COLUMN
 from intercom_assets.tables import TableSpec
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ FLUSH_ROWS = 5_000
 # whose children were fetched (or reused) into it, so a parent without children is known to have none.
 PARENTS_KEY = b"intercom.fetched_parents"
 PII_KEY = b"intercom.pii_policy"
+CONTENT_KEY = b"intercom.content_hash"  # content_hash() of the partition, set by every writer of one
 
 
 def fetched_parents(table: pa.Table, id_column: str, version_column: str) -> dict[str, int]:
@@ -54,6 +57,31 @@ def fetched_parents(table: pa.Table, id_column: str, version_column: str) -> dic
 def pii_fingerprint_of(table: pa.Table) -> str:
     """The PII policy fingerprint a stored partition was written under ('' for none)."""
     return (table.schema.metadata or {}).get(PII_KEY, b"").decode()
+
+
+def content_hash(data: pa.Table) -> str:
+    """A fingerprint of a partition's rows and Parquet metadata, `_extracted_at` and the fingerprint itself aside:
+    the same for a re-extraction of unchanged records, so a current-state refresh can tell a partition a run
+    rewrote unchanged (lake/current_inputs.py)."""
+    body = data.drop_columns([EXTRACTED_AT_COLUMN]) if EXTRACTED_AT_COLUMN in data.column_names else data
+    metadata = {k: v for k, v in (body.schema.metadata or {}).items() if k != CONTENT_KEY}
+    body = body.replace_schema_metadata(metadata or None)
+    # Parquet, not Arrow IPC: equal rows read back from a file and freshly converted differ in their Arrow buffers
+    # (validity bitmaps, values under nulls), while Parquet encodes only the logical values
+    sink = pa.BufferOutputStream()
+    pq.write_table(body, sink, compression="none", use_dictionary=False, write_statistics=False)
+    return hashlib.blake2b(sink.getvalue().to_pybytes(), digest_size=16).hexdigest()
+
+
+def with_content_hash(data: pa.Table) -> pa.Table:
+    """The partition with its fingerprint in its Parquet metadata (what every writer of a partition stores)."""
+    return data.replace_schema_metadata({**(data.schema.metadata or {}), CONTENT_KEY: content_hash(data).encode()})
+
+
+def stored_content_hash(schema: pa.Schema) -> str | None:
+    """The fingerprint a stored partition was written with (None for a file written before there was one)."""
+    value = (schema.metadata or {}).get(CONTENT_KEY)
+    return value.decode() if value else None
 
 
 @dataclass(frozen=True)
@@ -285,7 +313,7 @@ class TableStager:
             data = data.replace_schema_metadata({**(data.schema.metadata or {}),
                                                  PII_KEY: self.pii_fingerprint.encode()})
         final = self.directory / f"final-{name}.parquet"
-        pq.write_table(data, final)
+        pq.write_table(with_content_hash(data), final)
         return StagedPartition(final, data.num_rows)
 
 
