@@ -22,6 +22,8 @@ setup(
         "postgres": ["dagster-postgres>=0.29.27,<0.30"],
         # deploy/helm/values.yaml: K8sRunLauncher (also installed in the run image)
         "k8s": ["dagster-k8s>=0.29.27,<0.30"],
+        # the `dg` CLI (dg list defs, dg check defs, dg dev) over the IntercomWorkspace YAML files
+        "dg": ["dagster-dg-cli>=1.13.27,<1.14"],
         "dev": [
             "pytest>=8,<10",
             "hypothesis>=6.100,<7",
@@ -35,7 +37,10 @@ setup(
             "boto3>=1.34",
             "dagster-postgres>=0.29.27,<0.30",
             "dagster-k8s>=0.29.27,<0.30",
+            "dagster-dg-cli>=1.13.27,<1.14",
         ],
     },
+    # `dg list components` lists intercom_assets.IntercomWorkspace
+    entry_points={"dagster_dg_cli.registry_modules": ["intercom_assets = intercom_assets"]},
     python_requires=">=3.11,<3.14",
 )

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from dagster._utils.schedules import is_valid_cron_string
 
 from intercom_assets.errors import SettingsError
+from intercom_assets.keys import KEY_PREFIX, WorkspaceNames
 from intercom_assets.lake.pii_policy import PiiPolicy, load_pii_policy
 from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
 
@@ -47,6 +48,15 @@ class Settings:
     # INTERCOM_PII_POLICY keyed with INTERCOM_PII_SALT (see lake/pii_policy.py): loaded here so that a bad file
     # fails the code location. Out of repr and equality; the policy keeps no copy of the salt.
     pii_policy: PiiPolicy = field(default_factory=PiiPolicy.empty, repr=False, compare=False)
+    # Which workspace this is (keys.WorkspaceNames): empty for the one the INTERCOM_* variables define.
+    name: str = ""
+    key_prefix: str = KEY_PREFIX
+    # The variable holding the access token: the schedule and the catch-up sensor skip while it is unset.
+    token_env: str = "INTERCOM_ACCESS_TOKEN"
+
+    @property
+    def names(self) -> WorkspaceNames:
+        return WorkspaceNames(self.name, self.key_prefix)
 
     def selected(self) -> tuple[TableSpec, ...]:
         """The declarations of the selected tables, in registry order (every table when none is named)."""

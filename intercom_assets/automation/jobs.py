@@ -7,23 +7,24 @@ from collections.abc import Sequence
 from dagster import AssetKey, AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from intercom_assets.keys import CURRENT_SUFFIX, asset_key
+from intercom_assets.keys import CURRENT_SUFFIX, DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.tables import TABLES, TableSpec
 
 INTERCOM_JOB = "intercom_job"
 
 
-def run_selection(tables: Sequence[TableSpec]) -> list[AssetKey]:
+def run_selection(tables: Sequence[TableSpec], names: WorkspaceNames = DEFAULT_NAMES) -> list[AssetKey]:
     """What a window or catch-up run materializes: the tables, then the current state of the incremental ones."""
-    return [*(asset_key(spec.name) for spec in tables),
-            *(asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if spec.has_current_state)]
+    return [*(names.asset_key(spec.name) for spec in tables),
+            *(names.asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if spec.has_current_state)]
 
 
-def build_intercom_job(tables: Sequence[TableSpec] = TABLES) -> UnresolvedAssetJobDefinition:
+def build_intercom_job(tables: Sequence[TableSpec] = TABLES, names: WorkspaceNames = DEFAULT_NAMES
+                       ) -> UnresolvedAssetJobDefinition:
     """The selected tables (INTERCOM_TABLES; every table by default) with their checks, in-process like every job
     of the code location (see definitions.py)."""
     return define_asset_job(
-        name=INTERCOM_JOB,
-        selection=AssetSelection.assets(*run_selection(tables)),
+        name=names.qualify(INTERCOM_JOB),
+        selection=AssetSelection.assets(*run_selection(tables, names)),
         description="Extract the selected Intercom tables over the run's partition range in one API pass.",
     )

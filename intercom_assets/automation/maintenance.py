@@ -68,7 +68,7 @@ from intercom_assets.automation.instance_storage import (
     stored_check_keys,
     vacuum,
 )
-from intercom_assets.keys import POOL
+from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.settings import Settings
 
 MAINTENANCE_JOB = "intercom_maintenance_job"
@@ -318,10 +318,13 @@ class MaintenanceConfig(Config):
     vacuum: bool = True
 
 
-def build_maintenance_job(settings: Settings) -> JobDefinition:
-    """The op job; its one op runs in the extraction's pool, so no run materializes while copies are made."""
+def build_maintenance_job(settings: Settings, workspaces: Sequence[WorkspaceNames] = (DEFAULT_NAMES,)
+                          ) -> JobDefinition:
+    """The op job; its one op runs in the extraction's pool, so no run materializes while copies are made. The
+    instance is shared: with several workspaces there is one job, in the first workspace's pool (an op holds one
+    pool), with the longest retention among them."""
 
-    @op(name="intercom_prune_instance", pool=POOL)
+    @op(name="intercom_prune_instance", pool=workspaces[0].pool)
     def intercom_prune_instance(context: OpExecutionContext, config: MaintenanceConfig) -> Output[None]:
         report = prune_instance(context.instance, datetime.now(UTC), config.retention_days, config.vacuum)
         context.log.info(report.summary())
