@@ -33,7 +33,7 @@ from typing import Annotated, Any, Union
 
 import dagster as dg
 import yaml
-from dagster import EnvVar
+from dagster import DagsterError, EnvVar
 from dagster.components.core.component_tree import ComponentTree
 from pydantic import PrivateAttr
 
@@ -173,7 +173,7 @@ def _translate(error: SettingsError, source: str, ws: IntercomWorkspace) -> Sett
         text += "; name the variable holding the salt with `pii_salt_env: ...`"
     match = re.search(r"INTERCOM_([A-Z_]+)", text)
     key = match.group(1).lower() if match else "?"
-    text = re.sub(r"INTERCOM_([A-Z_]+)", lambda m: m.group(1).lower(), text)
+    text = re.sub(r"INTERCOM_([A-Z_]+)", lambda m: m.group(1).lower(), text).replace("comma-separated names", "names")
     return SettingsError(f"{source}: attributes.{key}: {text}")
 
 
@@ -203,8 +203,9 @@ def check_distinct(workspaces: Sequence[tuple[str, Settings]]) -> None:
                 nested = what in ("key_prefix", "parquet_root") and _nests(value, other_value)
                 if value == other_value or nested:
                     raise SettingsError(
-                        f"{source}: attributes.{what}: {value!r} {'is' if value == other_value else 'nests with'} "
-                        f"{other_value!r} of {other_source}: give each workspace its own {what} (e.g. "
+                        f"{source}: attributes.{what}: {value!r} "
+                        + ("is also" if value == other_value else f"nests with {other_value!r},")
+                        + f" the {what} of {other_source}: give each workspace its own {what} (e.g. "
                         f"`{what}: {_suggest(what, names)}`)"
                     )
             seen[f"{what}:{value}"] = (source, value)
@@ -243,8 +244,12 @@ def _unknown_keys(path: Path) -> None:
 def _tree(folder: Path) -> ComponentTree:
     """The component tree over the folder: the project's own defs module as `dg` loads it, or, for another folder,
     a module made for it (its defs.yaml files name their component type; no Python of theirs is imported)."""
-    if folder == DEFS_DIR:
-        return ComponentTree.for_project(path_within_project=DEFS_DIR)
+    try:  # a dg project's own defs folder (this package's, or a project using the component)
+        tree = ComponentTree.for_project(path_within_project=folder)
+        if tree.defs_module_path.resolve() == folder.resolve():
+            return tree
+    except (DagsterError, ModuleNotFoundError):
+        pass
     name = "intercom_workspaces_" + re.sub(r"\W", "_", str(folder))
     module = sys.modules.get(name) or types.ModuleType(name)
     module.__file__, module.__path__ = str(folder / "__init__.py"), [str(folder)]  # type: ignore[assignment]
