@@ -3,6 +3,8 @@ from setuptools import find_packages, setup
 setup(
     name="intercom_assets",
     packages=find_packages(exclude=["intercom_assets_tests"]),
+    # workspaces declared inside the package (intercom_assets/defs/<workspace>/defs.yaml) travel with it
+    package_data={"intercom_assets": ["defs/*/defs.yaml"]},
     install_requires=[
         "dagster>=1.13.27,<1.14",
         "dagster-webserver>=1.13.27,<1.14",
