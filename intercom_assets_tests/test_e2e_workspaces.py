@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -98,7 +98,9 @@ def test_two_workspaces_through_dagster_dev(tmp_path: Path) -> None:
         eu.touch("contacts", person_eu["id"], now)
         au.touch("contacts", person_au["id"], now)
         roots = {"eu": tmp_path / "lake-eu", "au": tmp_path / "lake-au"}
-        common = {"start_date": now.date().isoformat(), "attribution_window_days": WINDOW_DAYS,
+        # the window (yesterday and today) starts on the start date: nothing older for the catch-up sensor
+        common = {"start_date": (now.date() - timedelta(days=WINDOW_DAYS - 1)).isoformat(),
+                  "attribution_window_days": WINDOW_DAYS,
                   "schedule_cron": "* * * * *", "automation": "on", "max_retries": 2}
         folder = write_workspaces(tmp_path / "workspaces", {
             "eu": workspace_yaml("eu", access_token_env="E2E_EU_TOKEN", base_url=eu.base_url,

@@ -292,3 +292,32 @@ def test_dg_lists_and_checks_two_workspaces_and_names_a_bad_file(tmp_path):
     bad = dg("check", "defs")
     assert bad.returncode != 0
     assert f"{package / 'defs' / 'au' / 'defs.yaml'}: attributes.tables: " in bad.stdout + bad.stderr
+
+
+def test_alerts_name_the_workspace_and_scrub_its_token(monkeypatch):
+    from types import SimpleNamespace
+
+    from dagster import AssetKey
+
+    from intercom_assets.automation.alert_sensors import runs_of, workspace_alert
+    from intercom_assets.automation.alerts import Alert, alert_payload
+    from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
+
+    eu, au = WorkspaceNames("eu", "intercom_eu"), WorkspaceNames("au", "intercom/au")
+    monkeypatch.setenv("EU_TOKEN_FOR_ALERTS", "eu-secret-token-0123")
+    alert = workspace_alert(Alert("run_failure", "ERROR", "Run 1 failed: eu-secret-token-0123 leaked"), eu)
+    payload = alert_payload(alert, secret_variables=["EU_TOKEN_FOR_ALERTS"])
+    assert payload["workspace"] == "eu" and payload["summary"].startswith("[workspace eu] Run 1 failed")
+    assert "eu-secret-token-0123" not in json.dumps(payload)
+    assert workspace_alert(alert, DEFAULT_NAMES) is alert  # the one default workspace: unchanged alerts
+
+    def run(job: str, *keys: str) -> SimpleNamespace:
+        return SimpleNamespace(job_name=job, asset_selection={AssetKey(k.split("/")) for k in keys} or None)
+
+    assert runs_of(eu, run("intercom_eu_job"), ())
+    assert not runs_of(eu, run("intercom_au_job"), ())
+    assert runs_of(au, run("__ASSET_JOB", "intercom/au/contacts"), ())
+    assert not runs_of(eu, run("__ASSET_JOB", "intercom/au/contacts"), ())
+    assert runs_of(eu, run("intercom_erase_job"), ["intercom_erase_job"])
+    assert not runs_of(au, run("intercom_erase_job"), ())
+    assert runs_of(DEFAULT_NAMES, run("intercom_au_job"), ())

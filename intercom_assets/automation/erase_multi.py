@@ -15,6 +15,7 @@ from dagster import Failure, In, JobDefinition, Nothing, OpExecutionContext, con
 
 from intercom_assets.automation.erase_job import (
     ERASE_JOB,
+    ERASE_OP,
     EraseConfig,
     erase_in_workspace,
     forget_run_config,
@@ -22,8 +23,9 @@ from intercom_assets.automation.erase_job import (
 )
 from intercom_assets.keys import WorkspaceNames
 
-ERASE_OP = "intercom_erase"
-_DONE: dict[str, dict[str, Any]] = {}  # run id -> {"people": n, "unresolved": [...]}, across the run's ops
+# run id -> {"people": n, "unresolved": [...]}: what the run's ops did so far (they run one after the other in the
+# run's one process: the code location's in-process executor); the last op reports it and fails on failed lookups.
+_DONE: dict[str, dict[str, Any]] = {}
 
 
 def _erase_op(names: WorkspaceNames, all_names: Sequence[str], last: bool):
