@@ -1,11 +1,15 @@
 """Two Intercom workspaces in one real `dagster dev` (the repo's dagster.yaml: queued runs, one pool per
 workspace): both schedules launch runs, the two workspaces' runs overlap in time, each lake holds exactly its own
 server's records, a table refused in one workspace fails only that workspace's run (its alert names it), and one
-erase request by email removes the person from both lakes."""
+erase request by email removes the person from both lakes. `dg check defs` and `dg list defs` see the same two."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +20,7 @@ from intercom_assets.partitions import keys_between
 from intercom_assets.reporting import WINDOW_TAG
 from intercom_assets.tables import TABLES
 from intercom_assets_tests.dagster_dev import LOCATION, REPOSITORY, DagsterDev, running_dagster_dev, tail
+from intercom_assets_tests.demo import REPO_ROOT
 from intercom_assets_tests.intercom_server import IntercomTestServer
 from intercom_assets_tests.test_assets import _expected, _stored
 from intercom_assets_tests.test_workspaces import _lake_text, workspace_yaml, write_workspaces
@@ -83,6 +88,27 @@ def _erase(dev: DagsterDev, emails_file: Path) -> str:
     raise AssertionError("the erase run did not finish")
 
 
+def _dg_lists_and_checks(tmp_path: Path, env: dict[str, str], names: list[str]) -> None:
+    """`dg check defs` and `dg list defs` from the repo root see the same workspaces (INTERCOM_WORKSPACES_DIR)."""
+    home = tmp_path / "dg_home"
+    home.mkdir()
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    venv = Path(sys.executable).parent
+    full = {**os.environ, **env, "DAGSTER_HOME": str(home), "VIRTUAL_ENV": str(venv.parent),
+            "PATH": f"{venv}:{os.environ.get('PATH', '')}"}
+    checked = subprocess.run([str(venv / "dg"), "check", "defs"], cwd=REPO_ROOT, env=full, capture_output=True,
+                             text=True, timeout=300)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    listed = subprocess.run([str(venv / "dg"), "list", "defs", "--json"], cwd=REPO_ROOT, env=full,
+                            capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    found = json.loads(listed.stdout)
+    for name in names:
+        assert f"intercom_{name}/contacts" in {asset["asset_key"] for asset in found["assets"]}
+        assert f"intercom_{name}_attribution_window_schedule" in {s["name"] for s in found["schedules"]}
+
+
 def test_two_workspaces_through_dagster_dev(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     with IntercomTestServer(token="e2e-token-eu-0123456789", seed=3, scale="small", now=now,
@@ -109,6 +135,7 @@ def test_two_workspaces_through_dagster_dev(tmp_path: Path) -> None:
                                  parquet_root=str(roots["au"]), **common),
         })
         env = {"INTERCOM_WORKSPACES_DIR": str(folder), "E2E_EU_TOKEN": eu.token, "E2E_AU_TOKEN": au.token}
+        _dg_lists_and_checks(tmp_path, env, ["eu", "au"])
         (tmp_path / "servers.log").write_text("(the test servers run inside the test process)\n")
         with running_dagster_dev(tmp_path, env, tmp_path / "servers.log") as dev:
             try:
