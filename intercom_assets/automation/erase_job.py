@@ -67,6 +67,9 @@ def read_emails(path: str | None) -> list[str]:
 @op(name=ERASE_OP, pool=POOL, description="Erase contacts (by id, or by email) from every file of the lake.")
 def intercom_erase(context: OpExecutionContext, config: EraseConfig, parquet_storage: ParquetStorageResource,
                    intercom: IntercomResource) -> None:
+    if config.workspaces:
+        raise Failure(description="workspaces: this code location has one workspace (the INTERCOM_* variables); "
+                      "leave `workspaces` empty")
     ids, emails = _request(config)
     people, unresolved = erase_in_workspace(context, ids, emails, parquet_storage, intercom, DEFAULT_NAMES)
     forget_run_config(context.instance, context.run_id, people)
