@@ -66,8 +66,9 @@ demo: dagster-home
 dev: dagster-home
 	$(PY) -m intercom_assets_tests.dev
 
+# `make bench BENCH_ARGS=--workspaces`: the two-workspace mode (benchmarks/workspaces_bench.py)
 bench: $(DEV_STAMP)
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .dagster_home

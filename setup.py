@@ -3,9 +3,11 @@ from setuptools import find_packages, setup
 setup(
     name="intercom_assets",
     packages=find_packages(exclude=["intercom_assets_tests"]),
-    # the dbt project of the support metrics ships with the package
+    # the dbt project of the support metrics, and workspaces declared inside the package
+    # (intercom_assets/defs/<workspace>/defs.yaml), travel with it
     package_data={"intercom_assets.metrics": ["dbt_project/*.yml", "dbt_project/.gitignore",
-                                              "dbt_project/models/**/*", "dbt_project/macros/*"]},
+                                              "dbt_project/models/**/*", "dbt_project/macros/*"],
+                  "intercom_assets": ["defs/*/defs.yaml"]},
     install_requires=[
         "dagster>=1.13.27,<1.14",
         "dagster-webserver>=1.13.27,<1.14",
@@ -30,6 +32,8 @@ setup(
         "postgres": ["dagster-postgres>=0.29.27,<0.30"],
         # deploy/helm/values.yaml: K8sRunLauncher (also installed in the run image)
         "k8s": ["dagster-k8s>=0.29.27,<0.30"],
+        # the `dg` CLI (dg list defs, dg check defs, dg dev) over the IntercomWorkspace YAML files
+        "dg": ["dagster-dg-cli>=1.13.27,<1.14"],
         "dev": [
             "pytest>=8,<10",
             "hypothesis>=6.100,<7",
@@ -42,7 +46,10 @@ setup(
             "boto3>=1.34",
             "dagster-postgres>=0.29.27,<0.30",
             "dagster-k8s>=0.29.27,<0.30",
+            "dagster-dg-cli>=1.13.27,<1.14",
         ],
     },
+    # `dg list components` lists intercom_assets.IntercomWorkspace
+    entry_points={"dagster_dg_cli.registry_modules": ["intercom_assets = intercom_assets"]},
     python_requires=">=3.11,<3.14",
 )

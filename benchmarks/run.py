@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks import split
+from benchmarks import split, workspaces_bench
 from benchmarks.ceiling import run_ceiling
 from benchmarks.peer_tap import run_peer_tap, summary_line
 from benchmarks.server_process import TOKEN, ServerProcess
@@ -142,7 +142,14 @@ def main() -> None:
                         help="only measure a 365-day catch-up: the catch-up sensor's chunks, one after another")
     parser.add_argument("--range-memory", action="store_true",
                         help="only compare peak RSS of one run over 30 days and one over 365 days (no latency)")
+    parser.add_argument("--workspaces", action="store_true",
+                        help="only the two-workspace mode: two workspaces' ticks at once against each one alone")
     args = parser.parse_args()
+    if args.workspaces:
+        sys.argv = [sys.argv[0], "--scale", args.scale, "--window", str(args.window), "--latency-ms",
+                    str(args.latency_ms), "--rate-limit", str(args.rate_limit)]
+        workspaces_bench.main()
+        return
     if args.range_memory:
         _range_memory(args)
         return

@@ -25,7 +25,7 @@ from benchmarks import split
 from intercom_assets.automation.catchup import CATCHUP_SENSOR
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import SCROLL_TABLE, tick_requests
-from intercom_assets.definitions import build_definitions
+from intercom_assets.definitions import build_code_location, build_definitions
 from intercom_assets.keys import CURRENT_SUFFIX, asset_key
 from intercom_assets.partitions import trailing_window
 from intercom_assets.reporting import CHAINS_TAG, RATE_LIMITED_TAG, REQUESTS_TAG, RETRIES_TAG, SECONDS_TAG
@@ -93,10 +93,11 @@ def _combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "chain_seconds": "; ".join(run["chain_seconds"] for run in runs if run["chain_seconds"])}
 
 
-def _job_tick(defs: Definitions, instance: DagsterInstance, window: int) -> list[dict[str, Any]]:
+def _job_tick(defs: Definitions, instance: DagsterInstance, window: int, job: str = INTERCOM_JOB
+              ) -> list[dict[str, Any]]:
     first, last = trailing_window(datetime.now(UTC).date(), window)
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    return [_execute(defs.resolve_job_def(INTERCOM_JOB), instance, tags)]
+    return [_execute(defs.resolve_job_def(job), instance, tags)]
 
 
 def _schedule_tick(defs: Definitions, instance: DagsterInstance) -> list[dict[str, Any]]:
@@ -128,16 +129,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--window", type=int, default=30)
     parser.add_argument("--mode", choices=["job", "schedule", "catchup"], default="job")
+    parser.add_argument("--job", default=INTERCOM_JOB, help="with INTERCOM_WORKSPACES_DIR: one workspace's job")
     args = parser.parse_args()
     split.install()
     started = time.monotonic()
-    defs = build_definitions(load_settings())
+    # INTERCOM_WORKSPACES_DIR: the YAML workspaces (benchmarks.workspaces_bench), else the INTERCOM_* one
+    defs = build_code_location() if os.environ.get("INTERCOM_WORKSPACES_DIR") else build_definitions(load_settings())
     load_seconds = time.monotonic() - started
     # the process's start (the interpreter, Dagster's and the product's imports), as a CLI run pays it
     start_seconds = time.time() - float(os.environ.get("BENCH_SPAWNED_AT", time.time())) - load_seconds
     with DagsterInstance.get() as instance:
         if args.mode == "job":
-            runs = _job_tick(defs, instance, args.window)
+            runs = _job_tick(defs, instance, args.window, args.job)
         elif args.mode == "schedule":
             runs = _schedule_tick(defs, instance)
         else:

@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from intercom_assets.automation.checks import check_specs
-from intercom_assets.keys import EXTRACT_STEP, GROUP, IO_MANAGER_KEY, POOL, SNAPSHOT_GROUP, asset_key, source_key
+from intercom_assets.keys import EXTRACT_STEP, WorkspaceNames
 from intercom_assets.reporting import column_schema
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
 from intercom_assets.run_step import StepOptions, run_extraction
@@ -46,12 +46,12 @@ def _describe(spec: TableSpec) -> str:
     )
 
 
-def _out(spec: TableSpec) -> AssetOut:
+def _out(spec: TableSpec, names: WorkspaceNames) -> AssetOut:
     """The table's output; its upstream API pass is wired through `internal_asset_deps`."""
     return AssetOut(
-        key=asset_key(spec.name),
+        key=names.asset_key(spec.name),
         description=_describe(spec),
-        group_name=SNAPSHOT_GROUP if spec.is_snapshot else GROUP,
+        group_name=names.snapshot_group if spec.is_snapshot else names.group,
         metadata={
             "dagster/column_schema": column_schema(spec),
             "primary_key": list(spec.key),
@@ -60,7 +60,7 @@ def _out(spec: TableSpec) -> AssetOut:
         },
         kinds={"parquet"},
         is_required=False,
-        io_manager_key=IO_MANAGER_KEY,
+        io_manager_key=names.io_manager,
     )
 
 
@@ -70,24 +70,28 @@ def build_intercom_assets(
 ) -> AssetsDefinition:
     """The multi-asset over every declared table (deleted_records included), with their per-partition checks."""
     options = options or StepOptions()
+    names = options.names
     outputs = list(tables)
     sources = {source.name for spec in outputs for source in lineage_sources(spec)}
 
     @multi_asset(
-        name=EXTRACT_STEP,
-        outs={spec.name: _out(spec) for spec in outputs},
-        deps=[source_key(name) for name in sorted(sources)],
-        internal_asset_deps={spec.name: {source_key(s.name) for s in lineage_sources(spec)} for spec in outputs},
-        check_specs=check_specs(partitions_def, outputs),
+        name=names.qualify(EXTRACT_STEP),
+        outs={spec.name: _out(spec, names) for spec in outputs},
+        deps=[names.source_key(name) for name in sorted(sources)],
+        internal_asset_deps={spec.name: {names.source_key(s.name) for s in lineage_sources(spec)}
+                             for spec in outputs},
+        check_specs=check_specs(partitions_def, outputs, names),
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
-        pool=POOL,
+        pool=names.pool,
+        required_resource_keys={names.intercom_resource, names.storage_resource},
     )
-    def intercom_extract(
-        context: AssetExecutionContext, intercom: IntercomResource, parquet_storage: ParquetStorageResource
-    ) -> Iterator[Output | AssetMaterialization | AssetCheckEvaluation]:
+    def intercom_extract(context: AssetExecutionContext
+                         ) -> Iterator[Output | AssetMaterialization | AssetCheckEvaluation]:
         """One pass over the API for the run's whole range; records split into day partitions."""
-        yield from run_extraction(context, intercom, parquet_storage, outputs, options)
+        intercom: IntercomResource = getattr(context.resources, names.intercom_resource)
+        storage: ParquetStorageResource = getattr(context.resources, names.storage_resource)
+        yield from run_extraction(context, intercom, storage, outputs, options)
 
     return intercom_extract

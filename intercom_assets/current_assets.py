@@ -31,7 +31,7 @@ from dagster import (
     multi_asset,
 )
 
-from intercom_assets.keys import CURRENT_SUFFIX, GROUP, POOL, asset_key
+from intercom_assets.keys import CURRENT_SUFFIX, DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.lake.current_inputs import Footers, plan_merge, record_merge
 from intercom_assets.lake.current_size import StateSize, state_size
 from intercom_assets.lake.current_state import CURRENT_DIR, RefreshReport, current_tables, rebuild, refresh
@@ -46,40 +46,43 @@ CURRENT_STEP = "intercom_current"
 PAGE = 1000
 
 
-def current_key(table: str) -> AssetKey:
-    """`intercom/<table>_current`."""
-    return asset_key(table + CURRENT_SUFFIX)
+def current_key(table: str, names: WorkspaceNames = DEFAULT_NAMES) -> AssetKey:
+    """`intercom/<table>_current` (under the workspace's prefix)."""
+    return names.asset_key(table + CURRENT_SUFFIX)
 
 
-def _spec(spec: TableSpec) -> AssetSpec:
+def _spec(spec: TableSpec, names: WorkspaceNames) -> AssetSpec:
     base = spec.subset_of or spec.name
     return AssetSpec(
-        key=current_key(spec.name),
-        deps=[asset_key(spec.name)] + ([current_key(base)] if base != spec.name else []),
-        description=f"Current state of `intercom/{spec.name}`: one row per {', '.join(spec.key)}, its newest "
+        key=current_key(spec.name, names),
+        deps=[names.asset_key(spec.name)] + ([current_key(base, names)] if base != spec.name else []),
+        description=f"Current state of `{names.asset_key(spec.name).to_user_string()}`: one row per "
+        f"{', '.join(spec.key)}, its newest "
         "version; rows of deleted, merged-away and erased records removed. Files: "
         f"`{CURRENT_DIR}/{spec.name}/date=*/part-0.parquet` (each row in the day of its version).",
-        group_name=GROUP,
+        group_name=names.group,
         kinds={"parquet"},
         metadata={"dagster/column_schema": column_schema(spec), "primary_key": list(spec.key)},
         skippable=True,
     )
 
 
-def build_current_assets(tables: Sequence[TableSpec] = TABLES) -> AssetsDefinition:
+def build_current_assets(tables: Sequence[TableSpec] = TABLES, names: WorkspaceNames = DEFAULT_NAMES
+                         ) -> AssetsDefinition:
     """The current-state assets of the incremental tables among `tables`, as one subsettable step."""
     specs = current_tables(tables)
 
     @multi_asset(
-        name=CURRENT_STEP,
-        specs=[_spec(spec) for spec in specs],
+        name=names.qualify(CURRENT_STEP),
+        specs=[_spec(spec, names) for spec in specs],
         can_subset=True,
         backfill_policy=BackfillPolicy.single_run(),
-        pool=POOL,
+        pool=names.pool,
+        required_resource_keys={names.storage_resource},
     )
-    def intercom_current(context: AssetExecutionContext, parquet_storage: ParquetStorageResource
-                         ) -> Iterator[MaterializeResult]:
+    def intercom_current(context: AssetExecutionContext) -> Iterator[MaterializeResult]:
         """Merge what was materialized since the last refresh into each selected table's current state."""
+        parquet_storage: ParquetStorageResource = getattr(context.resources, names.storage_resource)
         store = parquet_storage.get_store()
         wanted = {key.path[-1].removesuffix(CURRENT_SUFFIX) for key in context.selected_asset_keys}
         bases = [spec for spec in current_tables() if spec.subset_of is None
@@ -88,10 +91,10 @@ def build_current_assets(tables: Sequence[TableSpec] = TABLES) -> AssetsDefiniti
         footers: Footers = {}  # a parent's fingerprints, read for it, serve its children
         try:
             for spec in bases:
-                for report in _refresh(context, store, spec, scratch, footers):
+                for report in _refresh(context, store, spec, scratch, footers, names):
                     if report.table in wanted:
                         size = state_size(store, report.table, scratch)
-                        yield MaterializeResult(asset_key=current_key(report.table),
+                        yield MaterializeResult(asset_key=current_key(report.table, names),
                                                 metadata=_metadata(parquet_storage, report, size))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -100,11 +103,11 @@ def build_current_assets(tables: Sequence[TableSpec] = TABLES) -> AssetsDefiniti
 
 
 def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpec, scratch: Path,
-             footers: Footers) -> list[RefreshReport]:
+             footers: Footers, names: WorkspaceNames) -> list[RefreshReport]:
     """Rebuild when never materialized; else merge the partitions materialized since whose content changed (the
     manifest of lake/current_inputs.py), minus new deletions. `footers`: fingerprints already read in this step."""
     instance = context.instance
-    last = _last_materialization(instance, current_key(spec.name))
+    last = _last_materialization(instance, current_key(spec.name, names))
     parent = spec.children.parent if spec.children is not None else None
     if last is None:
         report = rebuild(store, spec, DeletionLog.load(store).removals(spec), scratch)  # subsets too
@@ -112,7 +115,7 @@ def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpe
         plan = plan_merge(store, spec.name, store.stored_partitions(spec.name), parent, footers, forget=True)
     else:
         storage_id, timestamp = last
-        changed = _materialized_since(instance, asset_key(spec.name), storage_id)
+        changed = _materialized_since(instance, names.asset_key(spec.name), storage_id)
         plan = plan_merge(store, spec.name, changed, parent, footers)  # days rewritten unchanged are left out
         removals = DeletionLog.load(store, detected_since=int(timestamp)).removals(spec)
         report = refresh(store, spec, plan.days, removals, scratch)

@@ -1,45 +1,16 @@
-"""The code location: assets, checks, resources, IO manager, schedules and sensors (nothing else)."""
+"""The code location: the YAML workspaces under intercom_assets/defs/ (component.py) when there are any, else the
+one workspace the INTERCOM_* variables define, with today's names (builder.py)."""
 
 from __future__ import annotations
 
-import os
 import warnings
-from datetime import timedelta
 
-from dagster import Definitions, EnvVar, PreviewWarning, in_process_executor
+from dagster import BetaWarning, Definitions, PreviewWarning
 
-from intercom_assets.assets import build_intercom_assets
-from intercom_assets.automation.alert_sensors import build_check_failure_sensor, build_run_failure_sensor
-from intercom_assets.automation.catchup import build_catchup_sensor
-from intercom_assets.automation.checks import freshness_policy_for, with_freshness_policy
-from intercom_assets.automation.erase_job import intercom_erase_job
-from intercom_assets.automation.jobs import build_intercom_job
-from intercom_assets.automation.maintenance import build_maintenance_job, build_maintenance_schedule
-from intercom_assets.automation.schedules import build_attribution_window_schedule
-from intercom_assets.current_assets import build_current_assets
-from intercom_assets.keys import IO_MANAGER_KEY
-from intercom_assets.metrics.assets import (
-    DBT_RESOURCE_KEY,
-    build_metrics_assets,
-    dbt_resource,
-    undeclared_source_specs,
-)
-from intercom_assets.partitions import build_partitions_def
-from intercom_assets.reporting import source_specs
-from intercom_assets.resources import (
-    DEFAULT_API_VERSION,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RATE_LIMIT_SHARE,
-    DEFAULT_TIMEOUT_SECONDS,
-    IntercomParquetIOManager,
-    IntercomResource,
-    ParquetStorageResource,
-)
-from intercom_assets.run_step import StepOptions
-from intercom_assets.settings import Settings, SettingsError, load_settings
-from intercom_assets.tables import SCROLL
+from intercom_assets.builder import build_definitions
+from intercom_assets.component import load_workspaces, workspace_files
+
+__all__ = ["build_definitions", "build_code_location", "defs"]
 
 # Per-partition check specs (AssetCheckSpec(partitions_def=...), automation/checks.py) are a Dagster preview
 # feature used on purpose. Its PreviewWarning names nothing a user can change and was printed by every process that
@@ -47,83 +18,16 @@ from intercom_assets.tables import SCROLL
 warnings.filterwarnings(
     "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning
 )
-
-def _env(name: str, default, kind: str = "str"):
-    """EnvVar when the variable is set (its value then never enters run config), else the default.
-
-    Dagster has no float EnvVar: float settings are parsed here, with an error naming the variable.
-    """
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if kind == "float":
-        try:
-            return float(raw)
-        except ValueError:
-            raise SettingsError(f"{name}={raw!r} is not a number") from None
-    return EnvVar.int(name) if kind == "int" else EnvVar(name)
+# Loading a defs.yaml, Dagster itself attaches code references (beta classes) to the component's assets.
+warnings.filterwarnings("ignore", message="Class `(LocalFileCodeReference|CodeReferencesMetadataValue)`",
+                        category=BetaWarning)
 
 
-def build_intercom_resource() -> IntercomResource:
-    """The shared API resource, every field from its INTERCOM_* variable."""
-    return IntercomResource(
-        access_token=EnvVar("INTERCOM_ACCESS_TOKEN"),
-        base_url=_env("INTERCOM_BASE_URL", DEFAULT_BASE_URL),
-        api_version=_env("INTERCOM_API_VERSION", DEFAULT_API_VERSION),
-        max_concurrency=_env("INTERCOM_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, "int"),
-        rate_limit_share=_env("INTERCOM_RATE_LIMIT_SHARE", DEFAULT_RATE_LIMIT_SHARE, "float"),
-        timeout_seconds=_env("INTERCOM_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS, "float"),
-        max_retries=_env("INTERCOM_MAX_RETRIES", DEFAULT_MAX_RETRIES, "int"),
-    )
+def build_code_location() -> Definitions:
+    """Every workspace of the code location: one per defs.yaml file, or the INTERCOM_* one without any."""
+    if not workspace_files():
+        return build_definitions()
+    return load_workspaces()
 
 
-def build_definitions(settings: Settings | None = None) -> Definitions:
-    """Everything the code location serves, from validated settings."""
-    settings = settings or load_settings()
-    partitions_def = build_partitions_def(settings.start_date)
-    intercom_assets = build_intercom_assets(partitions_def, options=StepOptions(
-        companies_refresh_minutes=settings.companies_refresh_minutes,
-        deletion_sweep_hours=settings.deletion_sweep_hours,
-        pii_policy=settings.pii_policy,
-    ))
-    # Freshness: Dagster's freshness daemon evaluates the policy; the check-failure sensor alerts on WARN/FAIL.
-    selected = settings.selected()
-    policy = freshness_policy_for(settings.schedule_cron)
-    scroll_policy = freshness_policy_for(settings.schedule_cron, timedelta(minutes=settings.companies_refresh_minutes))
-    intercom_assets = with_freshness_policy(
-        intercom_assets, {spec.name: scroll_policy if spec.source.paging == SCROLL else policy for spec in selected
-                          if not spec.logs_deletions},  # deleted_records is written when something is deleted
-    )
-    storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
-    intercom_job = build_intercom_job(selected, settings.support_metrics)
-    maintenance_job = build_maintenance_job(settings)
-    return Definitions(
-        # The API passes first: external assets upstream of the tables they feed (lineage only, never run).
-        # then the support metrics, rebuilt from the current state (INTERCOM_SUPPORT_METRICS=off leaves them out)
-        assets=[*source_specs(), intercom_assets, build_current_assets(),
-                *([build_metrics_assets(), *undeclared_source_specs()] if settings.support_metrics else [])],
-        jobs=[intercom_job, maintenance_job, intercom_erase_job],
-        schedules=[
-            build_attribution_window_schedule(settings, intercom_job),
-            build_maintenance_schedule(maintenance_job),
-        ],
-        sensors=[
-            build_catchup_sensor(settings, partitions_def, intercom_job),
-            build_run_failure_sensor(settings),
-            build_check_failure_sensor(settings, selected),
-        ],
-        # Every run of these assets (schedule, sensors, UI backfills, the CLI) executes in one process: separate
-        # step processes would split the rate budget and multiply Dagster's per-step cost.
-        # The console log level is set where it takes effect: `python_logs` in the instance's dagster.yaml
-        # (Definitions-level loggers apply only when a run's config names them).
-        executor=in_process_executor,
-        resources={
-            "intercom": build_intercom_resource(),
-            "parquet_storage": storage,
-            **({DBT_RESOURCE_KEY: dbt_resource()} if settings.support_metrics else {}),
-            IO_MANAGER_KEY: IntercomParquetIOManager(storage=storage),
-        },
-    )
-
-
-defs = build_definitions()
+defs = build_code_location()

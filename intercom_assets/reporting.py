@@ -13,7 +13,7 @@ from typing import Any
 
 from dagster import AssetSpec, TableColumn, TableSchema
 
-from intercom_assets.keys import SOURCE_GROUP, source_key
+from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.schemas import EXTRA_COLUMN, EXTRACTED_AT_COLUMN, description_of
 from intercom_assets.tables import TABLES, Source, TableSpec, lineage_sources
 
@@ -56,7 +56,7 @@ def _build_column_schema(spec: TableSpec) -> TableSchema:
     )
 
 
-def source_specs(tables: Sequence[TableSpec] = TABLES) -> list[AssetSpec]:
+def source_specs(tables: Sequence[TableSpec] = TABLES, names: WorkspaceNames = DEFAULT_NAMES) -> list[AssetSpec]:
     """One external asset per API pass, upstream of every table it feeds, so the asset graph shows which tables
     share one pass (contacts, users, leads and the contact link tables come from one contact search) and which
     per-record requests follow which pass (GET /conversations/{id} for the conversations the search found)."""
@@ -80,10 +80,10 @@ def source_specs(tables: Sequence[TableSpec] = TABLES) -> list[AssetSpec]:
 
     return [
         AssetSpec(
-            key=source_key(name),
-            group_name=SOURCE_GROUP,
+            key=names.source_key(name),
+            group_name=names.source_group,
             description=describe(name, source),
-            deps=[source_key(parent) for parent in sorted(upstream.get(name, ()))],
+            deps=[names.source_key(parent) for parent in sorted(upstream.get(name, ()))],
             kinds={"intercom"},
         )
         for name, source in sources.items()

@@ -36,7 +36,7 @@ from intercom_assets.automation.checks import check_evaluations, check_keys, eva
 from intercom_assets.extraction import ExtractionResult, ScrollPolicy, Window, extract
 from intercom_assets.extraction.deletions import DeletionDetector
 from intercom_assets.extraction.extractor import DeletionWork
-from intercom_assets.keys import TRIGGER_CATCHUP, TRIGGER_TAG, asset_key
+from intercom_assets.keys import DEFAULT_NAMES, TRIGGER_CATCHUP, TRIGGER_TAG, WorkspaceNames
 from intercom_assets.lake.deletions import (
     Deletion,
     DeletionLog,
@@ -66,6 +66,7 @@ class StepOptions:
     companies_refresh_minutes: int = 0
     deletion_sweep_hours: int = 24
     pii_policy: PiiPolicy | None = None  # INTERCOM_PII_POLICY, applied before rows reach staging
+    names: WorkspaceNames = DEFAULT_NAMES  # the workspace's asset keys
 
 
 def run_extraction(
@@ -73,6 +74,7 @@ def run_extraction(
     tables: Sequence[TableSpec], options: StepOptions,
 ) -> Iterator[StepEvent]:
     """The step, as described in this module's docstring."""
+    names = options.names
     by_name = {spec.name: spec for spec in tables}
     selected = [by_name[name] for name in by_name if name in context.selected_output_names]
     time_window = context.partition_time_window
@@ -113,14 +115,14 @@ def run_extraction(
         # Deletions first: rewrites of old partitions are recorded before the range's own days, so each asset's
         # latest materialization (what its overview shows) is the newest day the run wrote, not an old rewrite.
         rewritten: dict[str, set[str]] = defaultdict(set)
-        yield from _deletion_days(context, store, window, {day_key(now)} if new else set(), staging, now)
+        yield from _deletion_days(context, store, window, {day_key(now)} if new else set(), staging, now, names)
         if new:
             just_written = {spec.name: set(result.tables[spec.name].partitions) for spec in committed}
-            yield from _propagate(context, store, log, new, now, staging, rewritten, just_written)
-        yield from _commit(context, store, committed, result, staging)
+            yield from _propagate(context, store, log, new, now, staging, rewritten, just_written, names)
+        yield from _commit(context, store, committed, result, staging, names)
         if result.swept:
             log.mark_swept(store, result.swept, now, staging)
-        yield from _evaluate_checks(context, store, selected, window, result, rewritten)
+        yield from _evaluate_checks(context, store, selected, window, result, rewritten, names)
         failed = sorted(result.failures)
         context.instance.add_run_tags(
             context.run_id, run_figure_tags(stats, seconds, failed, chain_seconds(result, selected))
@@ -135,7 +137,7 @@ def run_extraction(
                 + "; ".join(f"{name}: {result.failures[name].reason}" for name in failed),
                 metadata={"failed_tables": MetadataValue.json(_failure_details(result))},
             )
-        _wipe_stale_snapshot_failures(context, [spec for spec in committed if spec.is_snapshot])
+        _wipe_stale_snapshot_failures(context, [spec for spec in committed if spec.is_snapshot], names)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -149,18 +151,18 @@ def _scroll(context: AssetExecutionContext, options: StepOptions) -> ScrollPolic
 
 
 def _commit(context: AssetExecutionContext, store: ParquetStore, committed: Sequence[TableSpec],
-            result: ExtractionResult, staging: Path) -> Iterator[StepEvent]:
+            result: ExtractionResult, staging: Path, names: WorkspaceNames) -> Iterator[StepEvent]:
     for spec in committed:
         staged = result.tables[spec.name].partitions
         if spec.is_snapshot:
             for key, partition in staged.items():  # only today's: a snapshot table's one partition of the run
                 commit_partition(store, spec.name, key, partition, staging)
-                yield AssetMaterialization(asset_key(spec.name), partition=key,
+                yield AssetMaterialization(names.asset_key(spec.name), partition=key,
                                            metadata=partition_facts(store, spec.name, key, partition))
             continue
         for key, partition in staged.items():
             context.add_asset_metadata(partition_facts(store, spec.name, key, partition),
-                                       asset_key=asset_key(spec.name), partition_key=key)
+                                       asset_key=names.asset_key(spec.name), partition_key=key)
         yield Output(staged, output_name=spec.name)
 
 
@@ -172,22 +174,22 @@ def _ids_by_table(deletions: Sequence[Deletion]) -> dict[str, set[str]]:
 
 
 def _propagate(context: AssetExecutionContext, store: ParquetStore, log: DeletionLog, new: Sequence[Deletion],
-               now: int, staging: Path, rewritten: dict[str, set[str]], just_written: Mapping[str, set[str]]
-               ) -> Iterator[StepEvent]:
+               now: int, staging: Path, rewritten: dict[str, set[str]], just_written: Mapping[str, set[str]],
+               names: WorkspaceNames) -> Iterator[StepEvent]:
     """Log new deletions, remove their rows from every other stored partition, and add them to deleted_records."""
     log.append(store, new, now, staging)
     for rewrite in rewrite_partitions(store, TABLES, log, staging / "_deletions", only=_ids_by_table(new),
                                       skip=just_written):
         rewritten[rewrite.table].add(rewrite.partition)
         yield AssetMaterialization(
-            asset_key(rewrite.table), partition=rewrite.partition,
+            names.asset_key(rewrite.table), partition=rewrite.partition,
             metadata={**partition_facts(store, rewrite.table, rewrite.partition, rewrite.staged),
                       "rows_removed": rewrite.rows_removed},
             description="Rewritten without the rows of records Intercom deleted or merged away.",
         )
     for key, staged in merge_deleted_records(store, new, now, now, staging / "_deletions").items():
         rewritten[DELETIONS_TABLE.name].add(key)
-        yield AssetMaterialization(asset_key(DELETIONS_TABLE.name), partition=key,
+        yield AssetMaterialization(names.asset_key(DELETIONS_TABLE.name), partition=key,
                                    metadata=partition_facts(store, DELETIONS_TABLE.name, key, staged))
     counts = Counter(f"{d.source_table} {d.reason}" for d in new)
     context.log.info(f"Deletions propagated: {dict(counts)}; {sum(len(p) for p in rewritten.values())} partitions "
@@ -195,7 +197,7 @@ def _propagate(context: AssetExecutionContext, store: ParquetStore, log: Deletio
 
 
 def _deletion_days(context: AssetExecutionContext, store: ParquetStore, window: Window, detection_days: set[str],
-                   staging: Path, extracted_at: int) -> Iterator[AssetMaterialization]:
+                   staging: Path, extracted_at: int, names: WorkspaceNames) -> Iterator[AssetMaterialization]:
     """deleted_records over the run's range: the day this run adds deletions to is recorded by `_propagate`, after
     these; every other day of the range is recorded as it is stored (an empty file when nothing was ever detected
     that day, as for any table's empty day), so a run or a UI backfill over any days materializes each partition
@@ -210,15 +212,15 @@ def _deletion_days(context: AssetExecutionContext, store: ParquetStore, window: 
             continue
         path = store.partition_path(DELETIONS_TABLE.name, key)
         yield AssetMaterialization(
-            asset_key(DELETIONS_TABLE.name), partition=key,
+            names.asset_key(DELETIONS_TABLE.name), partition=key,
             metadata={"dagster/row_count": store.row_count(DELETIONS_TABLE.name, key), "dagster/uri": str(path),
                       "size_bytes": path.stat().st_size},
             description="No deletion detected by this run on this day; the rows stored for it are unchanged.")
 
 
 def _evaluate_checks(context: AssetExecutionContext, store: ParquetStore, selected: Sequence[TableSpec],
-                     window: Window, result: ExtractionResult, rewritten: Mapping[str, set[str]]
-                     ) -> Iterator[AssetCheckEvaluation]:
+                     window: Window, result: ExtractionResult, rewritten: Mapping[str, set[str]],
+                     names: WorkspaceNames) -> Iterator[AssetCheckEvaluation]:
     """Every stored partition of the range, and every partition a deletion rewrote (whatever its table)."""
     targets: dict[tuple[str, str], TableSpec] = {}
     for spec in selected:
@@ -227,9 +229,9 @@ def _evaluate_checks(context: AssetExecutionContext, store: ParquetStore, select
         targets.update({(spec.name, key): spec for key in window.partition_keys if key in written or key in stored})
     every = TABLES_BY_NAME
     targets.update({(table, key): every[table] for table, keys in rewritten.items() for key in keys})
-    wanted = set(context.selected_asset_check_keys) | set(check_keys([every[t] for t in rewritten]))
+    wanted = set(context.selected_asset_check_keys) | set(check_keys([every[t] for t in rewritten], names))
     verdicts = evaluate_partitions(store, [(spec, key) for (_, key), spec in sorted(targets.items())])
-    yield from check_evaluations(context.instance, verdicts, wanted)
+    yield from check_evaluations(context.instance, verdicts, wanted, names)
 
 
 def chain_seconds(result: ExtractionResult, selected: Sequence[TableSpec]) -> dict[str, float]:
@@ -246,12 +248,13 @@ def _failure_details(result: ExtractionResult) -> dict[str, Any]:
     }
 
 
-def _wipe_stale_snapshot_failures(context: AssetExecutionContext, snapshots: Sequence[TableSpec]) -> None:
+def _wipe_stale_snapshot_failures(context: AssetExecutionContext, snapshots: Sequence[TableSpec],
+                                  names: WorkspaceNames) -> None:
     """Dagster marks every planned, unmaterialized partition of a FAILED run as failed, and keeps it failed until
     materialized, which a snapshot table's past day never is. After a run whose sources all succeeded, those marks
     are rebuilt from the latest attempts (this run's), which clears them (a backfill over past days could leave
     them; scheduled runs only ask for today's snapshots)."""
-    keys = [asset_key(spec.name) for spec in snapshots]
+    keys = [names.asset_key(spec.name) for spec in snapshots]
     stale = []
     for record in context.instance.get_asset_records(keys):
         cached = record.asset_entry.cached_status

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from dagster._utils.schedules import is_valid_cron_string
 
 from intercom_assets.errors import SettingsError
+from intercom_assets.keys import KEY_PREFIX, WorkspaceNames
 from intercom_assets.lake.pii_policy import PiiPolicy, load_pii_policy
 from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
 
@@ -49,6 +50,21 @@ class Settings:
     pii_policy: PiiPolicy = field(default_factory=PiiPolicy.empty, repr=False, compare=False)
     # The support metrics (intercom_assets/metrics/): defined, and refreshed by window and catch-up runs.
     support_metrics: bool = True
+    # Which workspace this is (keys.WorkspaceNames): empty for the one the INTERCOM_* variables define.
+    name: str = ""
+    key_prefix: str = KEY_PREFIX
+    # The variable holding the access token: the schedule and the catch-up sensor skip while it is unset.
+    token_env: str = "INTERCOM_ACCESS_TOKEN"
+
+    @property
+    def names(self) -> WorkspaceNames:
+        return WorkspaceNames(self.name, self.key_prefix)
+
+    @property
+    def metrics(self) -> bool:
+        """Whether the support metrics are served and refreshed: INTERCOM_SUPPORT_METRICS, in the default workspace
+        (their asset keys are not per workspace yet, so a YAML workspace is served without them)."""
+        return self.support_metrics and self.names.is_default
 
     def selected(self) -> tuple[TableSpec, ...]:
         """The declarations of the selected tables, in registry order (every table when none is named)."""

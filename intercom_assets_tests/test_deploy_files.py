@@ -96,8 +96,17 @@ def test_user_code_deployment_serves_the_module_with_the_s3_root_and_the_secret(
     module = re.search(r'module_name = "([^"]+)"', pyproject).group(1)
     assert deployment["dagsterApiGrpcArgs"] == ["-m", module]
     env = {item["name"]: item["value"] for item in deployment["env"]}
-    assert env["INTERCOM_PARQUET_ROOT"].startswith("s3://")
-    assert TOKEN_VARIABLE not in env, "the token comes from a Kubernetes secret, never from values"
+    # the workspaces the image carries (Dockerfile) are the ones the code location serves, each on S3
+    assert re.search(rf"^COPY deploy/workspaces {re.escape(env['INTERCOM_WORKSPACES_DIR'])}$",
+                     (DEPLOY / "Dockerfile").read_text(), flags=re.MULTILINE)
+    workspaces = [yaml.safe_load(path.read_text())["attributes"]
+                  for path in sorted((DEPLOY / "workspaces").glob("*/defs.yaml"))]
+    assert len(workspaces) >= 2
+    assert all(ws["parquet_root"].startswith("s3://") for ws in workspaces)
+    token_variables = [ws["access_token_env"] for ws in workspaces]
+    assert len(set(token_variables)) == len(workspaces)
+    for variable in (TOKEN_VARIABLE, *token_variables):
+        assert variable not in env, "a token comes from a Kubernetes secret, never from values"
     assert not any("AWS_SECRET" in name or "PASSWORD" in name for name in env)
     secrets = [item["name"] for item in deployment["envSecrets"]]
     assert secrets == [item["name"] for item in values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]]
@@ -163,3 +172,17 @@ def test_dockerfile_installs_what_the_instance_and_the_root_need() -> None:
     assert cmd[cmd.index("-p") + 1] == str(_user_deployment(yaml.safe_load(
         (DEPLOY / "helm" / "values.yaml").read_text()))["port"])
     assert cmd[cmd.index("-m") + 1] == "intercom_assets.definitions"
+
+
+def test_the_deployed_workspaces_load_as_one_code_location(monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/workspaces/ is a valid set of IntercomWorkspace files: distinct names, pools and roots."""
+    from intercom_assets.component import load_workspaces
+
+    defs = load_workspaces(DEPLOY / "workspaces")
+    repo = defs.get_repository_def()
+    names = [path.parent.name for path in sorted((DEPLOY / "workspaces").glob("*/defs.yaml"))]
+    assert {job.name for job in repo.get_all_jobs()} >= {f"intercom_{name}_job" for name in names}
+    pools = {ad.op.pool for ad in repo.assets_defs_by_key.values() if ad.is_executable}
+    assert pools == {f"intercom_{name}_api" for name in names}
+    roots = {defs.resources[f"parquet_storage_{name}"].root for name in names}
+    assert len(roots) == len(names)

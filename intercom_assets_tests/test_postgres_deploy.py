@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,32 +168,67 @@ query Runs($filter: RunsFilter) {
 }"""
 
 FINISHED_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
+RUN_TIMES = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter) { __typename ... on Runs { results { runId startTime endTime } } }
+}"""
 
 
-@pytest.fixture
-def deployment(postgres: Postgres, tmp_path: Path) -> Iterator[Deployment]:
-    """dagster-webserver and dagster-daemon on deploy/dagster.yaml, each in its own process group."""
+@contextmanager
+def running_deployment(postgres: Postgres, tmp_path: Path, intercom_env: dict[str, str]) -> Iterator[Deployment]:
+    """dagster-webserver and dagster-daemon on deploy/dagster.yaml, each in its own process group, with these
+    Intercom variables (the code location's)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     port = free_port()
-    logs = [tmp_path / "webserver.log", tmp_path / "daemon.log", tmp_path / "intercom-server.log"]
+    logs = [tmp_path / "webserver.log", tmp_path / "daemon.log", *sorted(tmp_path.glob("intercom-server*.log"))]
     deployment = Deployment(f"http://127.0.0.1:{port}", home, tmp_path / "parquet", logs)
-    today = datetime.now(UTC).date()
     bindir = Path(sys.executable).parent
     processes: list[subprocess.Popen] = []
-    with bundled_server(logs[2]) as api_url:
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": str(postgres.port),
+        "DAGSTER_PG_USERNAME": PG_USER,
+        "DAGSTER_PG_PASSWORD": PG_PASSWORD,
+        "DAGSTER_PG_DB": PG_DB,
+        "INTERCOM_PARQUET_ROOT": str(deployment.parquet_root),
+        **intercom_env,
+    }
+    commands = [
+        [str(bindir / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        [str(bindir / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+    ]
+    try:
+        for command, log_path in zip(commands, logs, strict=False):
+            with open(log_path, "ab") as log:
+                processes.append(spawn_group(command, cwd=REPO_ROOT, env=env, stdout=log,
+                                             stderr=subprocess.STDOUT))
+        wait_for_code_location(deployment.url, deployment.graphql, processes, deployment.diagnostics,
+                               STARTUP_TIMEOUT_SECONDS)
+        yield deployment
+    finally:
+        # The daemon first, so that nothing new is launched. Each process group until it is empty: the webserver
+        # and the daemon each run the code location in a `dagster api grpc` of their own (the daemon's also runs
+        # the runs it launches), which outlives its parent while it winds down a run. One still doing so when
+        # the `postgres` fixture stopped the database lost its cleanup thread (it reads the runs from the
+        # database) and then waited forever for it: a `dagster api grpc` left running long after the suite.
+        for process in reversed(processes):
+            stop_process_group(process, timeout=30)
+            if not wait_group(process.pid, GROUP_STOP_TIMEOUT_SECONDS):
+                kill_group(process.pid, signals=(signal.SIGKILL,))
+
+
+@pytest.fixture
+def deployment(postgres: Postgres, tmp_path: Path) -> Iterator[Deployment]:
+    """The production instance with the one INTERCOM_* workspace, against the bundled test server."""
+    today = datetime.now(UTC).date()
+    with bundled_server(tmp_path / "intercom-server.log") as api_url:
         env = {
-            **os.environ,
-            "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_HOST": "127.0.0.1",
-            "DAGSTER_PG_PORT": str(postgres.port),
-            "DAGSTER_PG_USERNAME": PG_USER,
-            "DAGSTER_PG_PASSWORD": PG_PASSWORD,
-            "DAGSTER_PG_DB": PG_DB,
             "INTERCOM_ACCESS_TOKEN": DEMO_TOKEN,
             "INTERCOM_BASE_URL": api_url,
-            "INTERCOM_PARQUET_ROOT": str(deployment.parquet_root),
             "INTERCOM_START_DATE": (today - timedelta(days=3)).isoformat(),
             "INTERCOM_ATTRIBUTION_WINDOW_DAYS": "2",
             "INTERCOM_SCHEDULE_CRON": "* * * * *",
@@ -200,28 +236,8 @@ def deployment(postgres: Postgres, tmp_path: Path) -> Iterator[Deployment]:
             # are the two this test is about.
             "INTERCOM_AUTOMATION": "off",
         }
-        commands = [
-            [str(bindir / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            [str(bindir / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        ]
-        try:
-            for command, log_path in zip(commands, logs, strict=False):
-                with open(log_path, "ab") as log:
-                    processes.append(spawn_group(command, cwd=REPO_ROOT, env=env, stdout=log,
-                                                 stderr=subprocess.STDOUT))
-            wait_for_code_location(deployment.url, deployment.graphql, processes, deployment.diagnostics,
-                               STARTUP_TIMEOUT_SECONDS)
+        with running_deployment(postgres, tmp_path, env) as deployment:
             yield deployment
-        finally:
-            # The daemon first, so that nothing new is launched. Each process group until it is empty: the webserver
-            # and the daemon each run the code location in a `dagster api grpc` of their own (the daemon's also runs
-            # the runs it launches), which outlives its parent while it winds down a run. One still doing so when
-            # the `postgres` fixture stopped the database lost its cleanup thread (it reads the runs from the
-            # database) and then waited forever for it: a `dagster api grpc` left running long after the suite.
-            for process in reversed(processes):
-                stop_process_group(process, timeout=30)
-                if not wait_group(process.pid, GROUP_STOP_TIMEOUT_SECONDS):
-                    kill_group(process.pid, signals=(signal.SIGKILL,))
 
 
 def _tags(run: dict[str, Any]) -> dict[str, str]:
@@ -305,3 +321,64 @@ def test_schedule_and_overlapping_backfill_on_postgres(deployment: Deployment, p
     except BaseException:
         print(deployment.diagnostics())
         raise
+
+
+def test_two_workspaces_at_once_on_postgres(postgres: Postgres, tmp_path: Path) -> None:
+    """Two IntercomWorkspace files (two test servers) in the production instance: both schedules tick, each
+    workspace's window run succeeds into its own root, and the two runs are in progress at the same time (one pool
+    per workspace, enforced through PostgreSQL, does not hold one workspace's run back for the other's)."""
+    today = datetime.now(UTC).date()
+    roots = {name: tmp_path / f"lake-{name}" for name in ("wa", "wb")}
+    folder = tmp_path / "workspaces"
+    # 30 ms per request: each run's extraction lasts long enough to show whether the two overlap
+    with bundled_server(tmp_path / "intercom-server-wa.log", token="pg-token-wa-0123456789",
+                        extra_args=("--latency-ms", "30")) as url_a, \
+         bundled_server(tmp_path / "intercom-server-wb.log", token="pg-token-wb-0123456789",
+                        extra_args=("--latency-ms", "30", "--seed", "5", "--workspace-timezone", "Asia/Tokyo")) \
+            as url_b:
+        for name, url in (("wa", url_a), ("wb", url_b)):
+            (folder / name).mkdir(parents=True)
+            (folder / name / "defs.yaml").write_text("\n".join([
+                "type: intercom_assets.IntercomWorkspace", "attributes:", f"  name: {name}",
+                f"  access_token_env: PG_{name.upper()}_TOKEN", f"  base_url: {url}", f"  parquet_root: {roots[name]}",
+                f"  start_date: '{(today - timedelta(days=1)).isoformat()}'", "  attribution_window_days: 2",
+                "  schedule_cron: '* * * * *'", "  automation: 'on'", "",
+            ]))
+        env = {"INTERCOM_WORKSPACES_DIR": str(folder), "PG_WA_TOKEN": "pg-token-wa-0123456789",
+               "PG_WB_TOKEN": "pg-token-wb-0123456789"}
+        with running_deployment(postgres, tmp_path, env) as deployment:
+            try:
+                runs: dict[str, dict[str, Any]] = {}
+                deadline = time.monotonic() + RUNS_TIMEOUT_SECONDS * 2
+                while time.monotonic() < deadline and len(runs) < 2:
+                    found = deployment.graphql(RUNS, {"filter": {"tags": [{"key": "intercom/trigger",
+                                                                          "value": "schedule"}]}})
+                    for run in reversed(found["runsOrError"]["results"]):  # oldest first
+                        job = next((n for n in ("wa", "wb") if any(
+                            s["stepKey"] == f"intercom_{n}_extract" for s in run["stepStats"])), None)
+                        if (job and job not in runs and run["status"] in FINISHED_RUN
+                                and _tags(run).get("dagster/run_key", "").startswith("window:")):
+                            runs[job] = run
+                    time.sleep(2)
+                assert set(runs) == {"wa", "wb"}, runs
+                assert all(run["status"] == "SUCCESS" for run in runs.values()), runs
+                times = deployment.graphql(RUN_TIMES, {"filter": {"runIds": [r["runId"] for r in runs.values()]}})
+                (a_start, a_end), (b_start, b_end) = ((r["startTime"], r["endTime"])
+                                                      for r in times["runsOrError"]["results"])
+                assert a_start < b_end and b_start < a_end, f"the two workspaces' runs did not overlap: " \
+                                                            f"{(a_start, a_end)} {(b_start, b_end)}"
+                print("extraction steps:", {n: _step_interval(runs[n], f"intercom_{n}_extract") for n in runs})
+                for name, root in roots.items():
+                    day = _tags(runs[name])["dagster/asset_partition_range_end"]
+                    for spec in TABLES:
+                        if spec.has_current_state:
+                            assert (root / spec.name / f"date={day}" / "part-0.parquet").is_file(), (name, spec.name)
+                assert not deployment.parquet_root.exists()  # INTERCOM_PARQUET_ROOT is not read with YAML files
+            except BaseException:
+                print(deployment.diagnostics())
+                raise
+
+
+def _step_interval(run: dict[str, Any], step_key: str) -> tuple[float, float]:
+    step = next(s for s in run["stepStats"] if s["stepKey"] == step_key)
+    return step["startTime"], step["endTime"]

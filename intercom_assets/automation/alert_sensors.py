@@ -28,10 +28,11 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from intercom_assets.automation.alerts import Alert, send_alert
 from intercom_assets.automation.checks import check_keys
+from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import (
     TRIGGER_TAG,
 )
-from intercom_assets.keys import asset_key
+from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.settings import Settings
 from intercom_assets.tables import TABLES, TableSpec
 
@@ -94,32 +95,52 @@ def failed_tables(context: RunFailureSensorContext) -> dict[str, str] | None:
     return None
 
 
-def is_new_table_failure(context: RunFailureSensorContext) -> bool:
+def is_new_table_failure(context: RunFailureSensorContext, names: WorkspaceNames = DEFAULT_NAMES) -> bool:
     """Whether this failed run deserves an alert: always, unless it failed only on tables already alerted with the
     same cause and not materialized since (a refused endpoint fails every tick until someone grants the scope)."""
     tables = failed_tables(context)
     if tables is None:
         return True
     storage = context.instance.run_storage
-    alerted = json.loads(storage.get_cursor_values({TABLE_FAILURES_KEY}).get(TABLE_FAILURES_KEY) or "{}")
+    memory = names.qualify(TABLE_FAILURES_KEY)
+    alerted = json.loads(storage.get_cursor_values({memory}).get(memory) or "{}")
     new = False
     for table, cause in tables.items():
         seen = alerted.get(table)
-        latest = context.instance.get_latest_materialization_event(asset_key(table))
+        latest = context.instance.get_latest_materialization_event(names.asset_key(table))
         recovered = seen is not None and latest is not None and latest.timestamp > seen["at"]
         if seen is None or seen["cause"] != cause or recovered:
             new = True
             alerted[table] = {"cause": cause, "at": time.time()}
-    storage.set_cursor_values({TABLE_FAILURES_KEY: json.dumps(alerted, sort_keys=True)})
+    storage.set_cursor_values({memory: json.dumps(alerted, sort_keys=True)})
     return new
 
 
-def build_run_failure_sensor(settings: Settings) -> SensorDefinition:
+def runs_of(names: WorkspaceNames, run: Any, shared_jobs: Sequence[str]) -> bool:
+    """Whether a run is this workspace's to alert on: every run for the default workspace (alone in its code
+    location); else its own job, asset runs touching its assets, and the jobs every workspace shares (erasure,
+    maintenance) when it is the one workspace given them (`shared_jobs`)."""
+    if names.is_default or run.job_name == names.qualify(INTERCOM_JOB) or run.job_name in shared_jobs:
+        return True
+    return any(key.path[: len(names.prefix)] == names.prefix for key in run.asset_selection or ())
+
+
+def workspace_alert(alert: Alert, names: WorkspaceNames) -> Alert:
+    """The alert naming its workspace (in the summary and as a field), unless it is the only, default one."""
+    if names.is_default:
+        return alert
+    return Alert(kind=alert.kind, severity=alert.severity, summary=f"[workspace {names.name}] {alert.summary}",
+                 details={"workspace": names.name, **alert.details})
+
+
+def build_run_failure_sensor(settings: Settings, shared_jobs: Sequence[str] = ()) -> SensorDefinition:
     """Alerts on every failed run of this code location: `intercom_job` (schedule, catch-up) and the implicit
-    asset job that UI backfills and the CLI launch alike (always on: alerts cost nothing)."""
+    asset job that UI backfills and the CLI launch alike (always on: alerts cost nothing). With several workspaces,
+    each workspace's sensor alerts on its own runs (see `runs_of`)."""
+    names = settings.names
 
     @run_failure_sensor(
-        name=RUN_FAILURE_SENSOR,
+        name=names.qualify(RUN_FAILURE_SENSOR),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=ALERT_INTERVAL_SECONDS,
         description="Logs a JSON alert (and POSTs it to INTERCOM_ALERT_WEBHOOK_URL) for each failed run; a run that "
@@ -127,8 +148,9 @@ def build_run_failure_sensor(settings: Settings) -> SensorDefinition:
         "until the cause changes or the table was materialized since.",
     )
     def intercom_run_failure_sensor(context: RunFailureSensorContext) -> None:
-        if is_new_table_failure(context):
-            send_alert(run_failure_alert(context), settings.alert_webhook_url)
+        if runs_of(names, context.dagster_run, shared_jobs) and is_new_table_failure(context, names):
+            send_alert(workspace_alert(run_failure_alert(context), names), settings.alert_webhook_url,
+                       [settings.token_env])
 
     return intercom_run_failure_sensor
 
@@ -234,11 +256,12 @@ def build_check_failure_sensor(settings: Settings, tables: Sequence[TableSpec] =
     It reads Dagster's check-execution table (indexed, cheap on sqlite and postgres alike) rather than scanning
     the event log, and the freshness daemon's state records; the cursor remembers what is already reported.
     """
-    keys = check_keys(tables)
-    asset_keys = [asset_key(spec.name) for spec in tables]
+    names = settings.names
+    keys = check_keys(tables, names)
+    asset_keys = [names.asset_key(spec.name) for spec in tables]
 
     @sensor(
-        name=CHECK_FAILURE_SENSOR,
+        name=names.qualify(CHECK_FAILURE_SENSOR),
         minimum_interval_seconds=ALERT_INTERVAL_SECONDS,
         default_status=DefaultSensorStatus.RUNNING,
         description="Logs a JSON alert (and POSTs it to INTERCOM_ALERT_WEBHOOK_URL) once per check, partition "
@@ -251,7 +274,7 @@ def build_check_failure_sensor(settings: Settings, tables: Sequence[TableSpec] =
         freshness_alerts, seen = _new_freshness_alerts(context.instance, asset_keys, state.get("freshness", {}))
         alerts += freshness_alerts
         for alert in alerts:
-            send_alert(alert, settings.alert_webhook_url)
+            send_alert(workspace_alert(alert, names), settings.alert_webhook_url, [settings.token_env])
         cursor = json.dumps({"check_id": newest_id, "failing": failing, "freshness": seen}, sort_keys=True)
         if alerts:
             context.log.info(f"Sent {len(alerts)} alerts: {[a.summary for a in alerts][:10]}")

@@ -13,7 +13,7 @@ import logging
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,9 +53,11 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
     return _scrub(str(value), secrets)
 
 
-def alert_payload(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
-    """The JSON document both the log line and the webhook carry."""
-    secrets = [v for v in (os.environ.get(name, "").strip() for name in SECRET_VARIABLES) if len(v) >= 8]
+def alert_payload(alert: Alert, now: datetime | None = None, secret_variables: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON document both the log line and the webhook carry (`secret_variables`: more variables to scrub, such
+    as a workspace's own token variable)."""
+    variables = (*SECRET_VARIABLES, *secret_variables)
+    secrets = [v for v in (os.environ.get(name, "").strip() for name in variables) if len(v) >= 8]
     return _scrub(
         {
             "source": SOURCE,
@@ -94,9 +96,9 @@ def post_webhook(url: str, payload: Mapping[str, Any], timeout_seconds: float = 
     return True
 
 
-def send_alert(alert: Alert, webhook_url: str | None) -> dict[str, Any]:
+def send_alert(alert: Alert, webhook_url: str | None, secret_variables: Sequence[str] = ()) -> dict[str, Any]:
     """Log the alert as one JSON line and POST it to the webhook if configured; returns the payload sent."""
-    payload = alert_payload(alert)
+    payload = alert_payload(alert, secret_variables=secret_variables)
     level = logging.WARNING if alert.severity == "WARN" else logging.ERROR
     logger.log(level, json.dumps(payload, sort_keys=True))
     if webhook_url:

@@ -31,14 +31,14 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from intercom_assets.automation.jobs import run_selection
 from intercom_assets.automation.schedules import (
-    NO_TOKEN_REASON,
     TRIGGER_CATCHUP,
     TRIGGER_TAG,
+    no_token_reason,
     range_tags,
     run_in_progress,
     token_is_set,
 )
-from intercom_assets.keys import asset_key
+from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.partitions import keys_between, trailing_window
 from intercom_assets.reporting import window_tags
 from intercom_assets.settings import Settings
@@ -63,11 +63,12 @@ def missing_partitions(
     before_key: str,
     tables: Sequence[TableSpec] = TABLES,
     current_time: datetime | None = None,
+    names: WorkspaceNames = DEFAULT_NAMES,
 ) -> list[str]:
     """Partitions older than before_key that at least one history table never materialized, oldest first."""
     done: set[str] | None = None
     for spec in incremental_tables(tables):
-        materialized = instance.get_materialized_partitions(asset_key(spec.name))
+        materialized = instance.get_materialized_partitions(names.asset_key(spec.name))
         done = materialized if done is None else done & materialized
     done = done or set()
     keys = partitions_def.get_partition_keys(current_time=current_time)
@@ -124,9 +125,10 @@ def build_catchup_sensor(
     """The sensor that fills history before the attribution window, one chunk per run."""
     window = settings.attribution_window_days
     tables = incremental_tables(settings.selected())
+    names = settings.names
 
     @sensor(
-        name=CATCHUP_SENSOR,
+        name=names.qualify(CATCHUP_SENSOR),
         job=job,
         minimum_interval_seconds=CATCHUP_INTERVAL_SECONDS,
         default_status=DefaultSensorStatus.RUNNING if settings.automation_on else DefaultSensorStatus.STOPPED,
@@ -137,14 +139,15 @@ def build_catchup_sensor(
         ),
     )
     def intercom_catchup_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-        if not token_is_set():
-            return SkipReason(NO_TOKEN_REASON)
-        running = run_in_progress(context.instance, TRIGGER_CATCHUP)
+        if not token_is_set(settings.token_env):
+            return SkipReason(no_token_reason(settings.token_env))
+        running = run_in_progress(context.instance, TRIGGER_CATCHUP, job.name)
         if running:
             return SkipReason(f"Catch-up run {running} is still in progress; one catch-up run at a time.")
         now = datetime.now(UTC)
         window_first, _ = trailing_window(now.date(), window)
-        missing = missing_partitions(context.instance, partitions_def, window_first, tables, current_time=now)
+        missing = missing_partitions(context.instance, partitions_def, window_first, tables, current_time=now,
+                                     names=names)
         chunks = catchup_chunks(partitions_def, missing, window)
         state = _attempts(context.cursor)
         waiting: list[str] = []
@@ -162,7 +165,7 @@ def build_catchup_sensor(
                         run_key=catchup_run_key(first, last, attempts + 1),
                         tags={**range_tags(first, last), **window_tags(first, last), TRIGGER_TAG: TRIGGER_CATCHUP},
                         # Snapshot tables cannot be extracted for past days: a catch-up run never plans them.
-                        asset_selection=run_selection(tables, settings.support_metrics),
+                        asset_selection=run_selection(tables, settings.metrics, names),
                     )
                 ],
                 cursor=json.dumps({"chunks": state}, sort_keys=True),

@@ -57,7 +57,7 @@ from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._utils.schedules import cron_string_iterator
 
-from intercom_assets.keys import asset_key
+from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import key_start
 from intercom_assets.tables import TABLES, TableSpec
@@ -74,7 +74,8 @@ def has_parts_check(spec: TableSpec) -> bool:
 
 
 def check_specs(
-    partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES
+    partitions_def: DailyPartitionsDefinition, tables: Sequence[TableSpec] = TABLES,
+    names: WorkspaceNames = DEFAULT_NAMES,
 ) -> list[AssetCheckSpec]:
     """The partitioned check spec of every table (attached to the extraction multi-asset)."""
     specs: list[AssetCheckSpec] = []
@@ -91,7 +92,7 @@ def check_specs(
         specs.append(
             AssetCheckSpec(
                 CHECK_VALID,
-                asset=asset_key(table.name),
+                asset=names.asset_key(table.name),
                 partitions_def=partitions_def,
                 description=f"ERROR unless {'; '.join(rules)}{warn}.",
             )
@@ -99,20 +100,20 @@ def check_specs(
     return specs
 
 
-def check_keys(tables: Sequence[TableSpec] = TABLES) -> list[AssetCheckKey]:
+def check_keys(tables: Sequence[TableSpec] = TABLES, names: WorkspaceNames = DEFAULT_NAMES) -> list[AssetCheckKey]:
     """Every check key, for the alert sensor's queries."""
-    return [AssetCheckKey(asset_key(table.name), CHECK_VALID) for table in tables]
+    return [AssetCheckKey(names.asset_key(table.name), CHECK_VALID) for table in tables]
 
 
 def latest_materializations(
-    instance: DagsterInstance, table: str, partitions: Sequence[str]
+    instance: DagsterInstance, table: str, partitions: Sequence[str], names: WorkspaceNames = DEFAULT_NAMES
 ) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
     """The newest materialization of each partition, as the target a check evaluation must name.
 
     Dagster shows a partition's check state only while its latest evaluation targets the partition's latest
     materialization; an evaluation yielded by hand names none unless it is given here. One query per table.
     """
-    key = asset_key(table)
+    key = names.asset_key(table)
     latest = instance.event_log_storage.get_latest_storage_id_by_partition(
         key, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(partitions)
     )
@@ -152,10 +153,11 @@ class PartitionVerdict:
         wanted: Set[AssetCheckKey],
         target: AssetCheckEvaluationTargetMaterializationData | None = None,
         failing: Mapping[str, AssetCheckSeverity | None] | None = None,
+        names: WorkspaceNames = DEFAULT_NAMES,
     ) -> Iterator[AssetCheckEvaluation]:
         """The partition's evaluation, if its check is wanted, naming the materialization it judged (`target`) and
         the check's other failing partitions (`failing`: partition -> severity, None when not looked up)."""
-        key = asset_key(self.table.name)
+        key = names.asset_key(self.table.name)
         if AssetCheckKey(key, CHECK_VALID) not in wanted:
             return
         problems = dict(self.problems)
@@ -192,7 +194,7 @@ class PartitionVerdict:
 
 
 def failing_partitions(
-    instance: DagsterInstance, verdicts: Sequence[PartitionVerdict]
+    instance: DagsterInstance, verdicts: Sequence[PartitionVerdict], names: WorkspaceNames = DEFAULT_NAMES
 ) -> dict[str, AssetCheckSeverity | None]:
     """The partitions of one table's check that fail once `verdicts` are recorded: their own failures, and the
     partitions the instance shows failing that they do not re-evaluate (what makes the UI's check list say
@@ -200,7 +202,7 @@ def failing_partitions(
     MAX_SEVERITY_LOOKUPS: a year of WARN days must not cost a query each per run); None where not looked up."""
     if not verdicts:
         return {}
-    key = AssetCheckKey(asset_key(verdicts[0].table.name), CHECK_VALID)
+    key = AssetCheckKey(names.asset_key(verdicts[0].table.name), CHECK_VALID)
     evaluated = {verdict.partition for verdict in verdicts}
     failing = {verdict.partition: verdict.severity for verdict in verdicts if verdict.severity is not None}
     infos = instance.event_log_storage.get_asset_check_partition_info([key])
@@ -223,20 +225,21 @@ def failing_partitions(
 
 
 def check_evaluations(
-    instance: DagsterInstance, verdicts: Sequence[PartitionVerdict], wanted: Set[AssetCheckKey]
+    instance: DagsterInstance, verdicts: Sequence[PartitionVerdict], wanted: Set[AssetCheckKey],
+    names: WorkspaceNames = DEFAULT_NAMES,
 ) -> Iterator[AssetCheckEvaluation]:
     """The wanted evaluations of `verdicts`, each naming the materialization it judged and its check's other
     failing partitions, so the check list (any partition failing) and the latest execution (one partition) agree.
     A few queries per table."""
     by_table: dict[str, list[PartitionVerdict]] = defaultdict(list)
     for verdict in verdicts:
-        if AssetCheckKey(asset_key(verdict.table.name), CHECK_VALID) in wanted:
+        if AssetCheckKey(names.asset_key(verdict.table.name), CHECK_VALID) in wanted:
             by_table[verdict.table.name].append(verdict)
     for table, group in by_table.items():
-        latest = latest_materializations(instance, table, [verdict.partition for verdict in group])
-        failing = failing_partitions(instance, group)
+        latest = latest_materializations(instance, table, [verdict.partition for verdict in group], names)
+        failing = failing_partitions(instance, group, names)
         for verdict in group:
-            yield from verdict.evaluations(wanted, latest.get(verdict.partition), failing)
+            yield from verdict.evaluations(wanted, latest.get(verdict.partition), failing, names)
 
 
 def _describe_schema_drift(actual: pa.Schema, declared: pa.Schema) -> str:
@@ -389,11 +392,11 @@ def freshness_policy_for(cron: str, refresh: timedelta = timedelta(0)) -> Freshn
 
 
 def with_freshness_policy(
-    assets_def: AssetsDefinition, policies: Mapping[str, FreshnessPolicy]
+    assets_def: AssetsDefinition, policies: Mapping[str, FreshnessPolicy], names: WorkspaceNames = DEFAULT_NAMES
 ) -> AssetsDefinition:
     """The same assets with each selected table's policy (table name -> policy; assets.py stays policy-free, and
     Dagster's freshness daemon evaluates it): a table nobody extracts on a schedule is not expected to be fresh."""
-    by_key = {asset_key(name): policy for name, policy in policies.items()}
+    by_key = {names.asset_key(name): policy for name, policy in policies.items()}
     (mapped,) = map_asset_specs(
         lambda spec: apply_freshness_policy(spec, by_key[spec.key]) if spec.key in by_key else spec, [assets_def]
     )

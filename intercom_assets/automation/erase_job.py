@@ -26,7 +26,7 @@ from dagster._core.storage.runs.schema import RunsTable
 from dagster._serdes import serialize_value
 
 from intercom_assets.intercom.errors import IntercomError
-from intercom_assets.keys import POOL, asset_key
+from intercom_assets.keys import DEFAULT_NAMES, POOL, WorkspaceNames
 from intercom_assets.lake.erasure import erase
 from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.metrics.assets import METRICS_DIR, build_metrics
@@ -42,6 +42,8 @@ class EraseConfig(Config):
 
     contact_ids: list[str] = []
     emails_file: str | None = None
+    # With several workspaces: the names of those to erase from (empty: every workspace; see erase_multi.py).
+    workspaces: list[str] = []
 
 
 def read_emails(path: str | None) -> list[str]:
@@ -66,10 +68,28 @@ def read_emails(path: str | None) -> list[str]:
 @op(name=ERASE_OP, pool=POOL, description="Erase contacts (by id, or by email) from every file of the lake.")
 def intercom_erase(context: OpExecutionContext, config: EraseConfig, parquet_storage: ParquetStorageResource,
                    intercom: IntercomResource) -> None:
+    if config.workspaces:
+        raise Failure(description="workspaces: this code location has one workspace (the INTERCOM_* variables); "
+                      "leave `workspaces` empty")
+    ids, emails = _request(config)
+    people, unresolved = erase_in_workspace(context, ids, emails, parquet_storage, intercom, DEFAULT_NAMES)
+    forget_run_config(context.instance, context.run_id, people)
+    _fail_on_unresolved(unresolved, emails, people)
+
+
+def _request(config: EraseConfig) -> tuple[list[str], list[str]]:
     ids = [str(i).strip() for i in config.contact_ids if str(i).strip()]
     emails = read_emails(config.emails_file)
     if not ids and not emails:
         raise Failure(description="nothing to erase: give contact_ids or an emails_file with at least one email")
+    return ids, emails
+
+
+def erase_in_workspace(context: OpExecutionContext, ids: list[str], emails: list[str],
+                       parquet_storage: ParquetStorageResource, intercom: IntercomResource, names: WorkspaceNames
+                       ) -> tuple[int, list[str]]:
+    """Erase the people from one workspace's lake (and add them to its own suppression list); returns how many
+    people were erased and why each email that could not be looked up in that workspace's Intercom was not."""
     found, unresolved = people_in_intercom(intercom, emails)
     store = parquet_storage.get_store()
     store.check_writable()
@@ -78,24 +98,27 @@ def intercom_erase(context: OpExecutionContext, config: EraseConfig, parquet_sto
         report = erase(store, [*ids, *found], emails, int(datetime.now(UTC).timestamp()), scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    forget_run_config(context.instance, context.run_id, report.people)
     rebuild_metrics(context, parquet_storage)
     for table, keys in sorted(report.rewritten.items()):
         for key in sorted(keys):
             path = store.partition_path(table, key)
             context.log_event(AssetMaterialization(
-                asset_key(table), partition=key, description="Rewritten by an erasure.",
+                names.asset_key(table), partition=key, description="Rewritten by an erasure.",
                 metadata={"dagster/uri": MetadataValue.path(str(path)),
                           "dagster/row_count": store.row_count(table, key)},
             ))
-    context.log.info(report.summary())
+    context.log.info(("" if names.is_default else f"workspace {names.name}: ") + report.summary())
+    return report.people, unresolved
+
+
+def _fail_on_unresolved(unresolved: list[str], emails: list[str], people: int) -> None:
     if unresolved:
         raise Failure(
             description=f"{len(unresolved)} of {len(emails)} emails could not be looked up in Intercom "
             f"({'; '.join(sorted(set(unresolved)))}): every id given and every person the lake holds with one of "
             "the emails was erased; run the erasure again once Intercom answers, to erase the people Intercom "
             "holds under those emails that the lake does not.",
-            metadata={"emails_unresolved": len(unresolved), "people_erased": report.people},
+            metadata={"emails_unresolved": len(unresolved), "people_erased": people},
         )
 
 
@@ -143,12 +166,12 @@ def _lookup_failure(error: IntercomError) -> str:
     return f"{endpoint}: {f'HTTP {status}' if status else type(error).__name__}{f' {code}' if code else ''}"
 
 
-def forget_run_config(instance: DagsterInstance, run_id: str, erased: int) -> None:
+def forget_run_config(instance: DagsterInstance, run_id: str, erased: int, config: dict | None = None) -> None:
     """Replace the run's stored config by one without contact ids (the count goes to a tag instead)."""
     run = instance.get_run_by_id(run_id)
     if run is None:
         return
-    config = {"ops": {ERASE_OP: {"config": {"contact_ids": [], "emails_file": None}}}}
+    config = config or {"ops": {ERASE_OP: {"config": {"contact_ids": [], "emails_file": None}}}}
     scrubbed = run._replace(run_config=config, tags={**run.tags, ERASED_TAG: str(erased)})
     storage = instance.run_storage
     with storage.connect() as conn:  # type: ignore[attr-defined]

@@ -7,25 +7,28 @@ from collections.abc import Sequence
 from dagster import AssetKey, AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from intercom_assets.keys import CURRENT_SUFFIX, asset_key
+from intercom_assets.keys import CURRENT_SUFFIX, DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.metrics.assets import metrics_keys
 from intercom_assets.tables import TABLES, TableSpec
 
 INTERCOM_JOB = "intercom_job"
 
 
-def run_selection(tables: Sequence[TableSpec], metrics: bool = True) -> list[AssetKey]:
+def run_selection(tables: Sequence[TableSpec], metrics: bool = True, names: WorkspaceNames = DEFAULT_NAMES
+                  ) -> list[AssetKey]:
     """What a window or catch-up run materializes: the tables, then the current state of the incremental ones, then
     (when there are any, and `metrics`: INTERCOM_SUPPORT_METRICS) the support metrics, rebuilt from that state."""
-    current = [asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if spec.has_current_state]
-    return [*(asset_key(spec.name) for spec in tables), *current, *(metrics_keys() if current and metrics else [])]
+    current = [names.asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if spec.has_current_state]
+    return [*(names.asset_key(spec.name) for spec in tables), *current,
+            *(metrics_keys() if current and metrics else [])]
 
 
-def build_intercom_job(tables: Sequence[TableSpec] = TABLES, metrics: bool = True) -> UnresolvedAssetJobDefinition:
+def build_intercom_job(tables: Sequence[TableSpec] = TABLES, metrics: bool = True,
+                       names: WorkspaceNames = DEFAULT_NAMES) -> UnresolvedAssetJobDefinition:
     """The selected tables (INTERCOM_TABLES; every table by default) with their checks, in-process like every job
     of the code location (see definitions.py)."""
     return define_asset_job(
-        name=INTERCOM_JOB,
-        selection=AssetSelection.assets(*run_selection(tables, metrics)),
+        name=names.qualify(INTERCOM_JOB),
+        selection=AssetSelection.assets(*run_selection(tables, metrics, names)),
         description="Extract the selected Intercom tables over the run's partition range in one API pass.",
     )

@@ -38,6 +38,7 @@ from dagster import (
     DagsterRunStatus,
     DefaultScheduleStatus,
     JobDefinition,
+    OpDefinition,
     OpExecutionContext,
     Output,
     RunsFilter,
@@ -69,7 +70,7 @@ from intercom_assets.automation.instance_storage import (
     stored_check_keys,
     vacuum,
 )
-from intercom_assets.keys import POOL
+from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.lake.current_state import current_store
 from intercom_assets.lake.schema_upgrade import upgrade_schemas
 from intercom_assets.lake.staging import fresh_staging_dir
@@ -324,10 +325,13 @@ class MaintenanceConfig(Config):
     vacuum: bool = True
 
 
-def build_maintenance_job(settings: Settings) -> JobDefinition:
-    """The op job; its one op runs in the extraction's pool, so no run materializes while copies are made."""
+def build_maintenance_job(settings: Settings, workspaces: Sequence[WorkspaceNames] = (DEFAULT_NAMES,)
+                          ) -> JobDefinition:
+    """The op job; its one op runs in the extraction's pool, so no run materializes while copies are made. The
+    instance is shared: with several workspaces there is one job, in the first workspace's pool (an op holds one
+    pool), with the longest retention among them."""
 
-    @op(name="intercom_prune_instance", pool=POOL)
+    @op(name="intercom_prune_instance", pool=workspaces[0].pool)
     def intercom_prune_instance(context: OpExecutionContext, config: MaintenanceConfig) -> Output[None]:
         report = prune_instance(context.instance, datetime.now(UTC), config.retention_days, config.vacuum)
         context.log.info(report.summary())
@@ -342,19 +346,7 @@ def build_maintenance_job(settings: Settings) -> JobDefinition:
             **{name: value for name, value in sizes.items() if value is not None}, "seconds": round(report.seconds, 2),
         })
 
-    @op(name="intercom_upgrade_lake_schemas", pool=POOL)
-    def intercom_upgrade_lake_schemas(context: OpExecutionContext,
-                                      parquet_storage: ParquetStorageResource) -> Output[None]:
-        """Files written before a column was declared get the declared schema (lake/schema_upgrade.py)."""
-        store = parquet_storage.get_store()
-        scratch = fresh_staging_dir(parquet_storage.staging_dir)
-        try:
-            report = upgrade_schemas((("", store), ("current/", current_store(store))), TABLES, scratch)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        context.log.info(report.summary())
-        return Output(None, metadata={"files_checked": report.files_checked,
-                                      "files_rewritten": len(report.rewritten)})
+    upgrades = [_schema_upgrade_op(names) for names in workspaces]
 
     @job(
         name=MAINTENANCE_JOB,
@@ -365,9 +357,31 @@ def build_maintenance_job(settings: Settings) -> JobDefinition:
     )
     def intercom_maintenance_job() -> None:
         intercom_prune_instance()
-        intercom_upgrade_lake_schemas()
+        for upgrade in upgrades:
+            upgrade()
 
     return intercom_maintenance_job
+
+
+def _schema_upgrade_op(names: WorkspaceNames) -> OpDefinition:
+    """One workspace's lake files written before a column was declared get the declared schema
+    (lake/schema_upgrade.py), in that workspace's pool: no run of it writes meanwhile."""
+
+    @op(name=names.qualify("intercom_upgrade_lake_schemas"), pool=names.pool,
+        required_resource_keys={names.storage_resource})
+    def upgrade_lake_schemas(context: OpExecutionContext) -> Output[None]:
+        parquet_storage: ParquetStorageResource = getattr(context.resources, names.storage_resource)
+        store = parquet_storage.get_store()
+        scratch = fresh_staging_dir(parquet_storage.staging_dir)
+        try:
+            report = upgrade_schemas((("", store), ("current/", current_store(store))), TABLES, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        context.log.info(report.summary())
+        return Output(None, metadata={"files_checked": report.files_checked,
+                                      "files_rewritten": len(report.rewritten)})
+
+    return upgrade_lake_schemas
 
 
 def build_maintenance_schedule(job_def: JobDefinition) -> ScheduleDefinition:

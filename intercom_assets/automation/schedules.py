@@ -27,7 +27,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from intercom_assets.automation.jobs import INTERCOM_JOB, run_selection
 from intercom_assets.keys import TRIGGER_CATCHUP as TRIGGER_CATCHUP
-from intercom_assets.keys import TRIGGER_SCHEDULE, TRIGGER_TAG, asset_key
+from intercom_assets.keys import TRIGGER_SCHEDULE, TRIGGER_TAG
 from intercom_assets.partitions import DATE_FORMAT, trailing_window
 from intercom_assets.reporting import window_tags
 from intercom_assets.settings import Settings
@@ -54,15 +54,20 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
-def token_is_set() -> bool:
+def token_is_set(variable: str = TOKEN_VARIABLE) -> bool:
     """Whether a run could authenticate at all; without a token every run would fail on its first request."""
-    return bool(os.environ.get(TOKEN_VARIABLE, "").strip())
+    return bool(os.environ.get(variable, "").strip())
 
 
-def run_in_progress(instance: DagsterInstance, trigger: str) -> str | None:
-    """Id and status of a still queued or running `intercom_job` run launched by this trigger, if any."""
+def no_token_reason(variable: str = TOKEN_VARIABLE) -> str:
+    """The skip reason of a schedule or sensor whose workspace's token variable is unset."""
+    return NO_TOKEN_REASON.replace(TOKEN_VARIABLE, variable)
+
+
+def run_in_progress(instance: DagsterInstance, trigger: str, job_name: str = INTERCOM_JOB) -> str | None:
+    """Id and status of a still queued or running `intercom_job` run (of this workspace) launched by this trigger."""
     runs = instance.get_runs(
-        RunsFilter(job_name=INTERCOM_JOB, statuses=IN_PROGRESS_STATUSES, tags={TRIGGER_TAG: trigger}), limit=1
+        RunsFilter(job_name=job_name, statuses=IN_PROGRESS_STATUSES, tags={TRIGGER_TAG: trigger}), limit=1
     )
     if not runs:
         return None
@@ -96,11 +101,12 @@ def tick_requests(tick: datetime, settings: Settings, last_scroll: float | None 
     stamp = tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
     requests = []
     skip_scroll = scroll_is_fresh(tick, settings, last_scroll)
+    names = settings.names
     history = run_selection([
         spec for spec in settings.selected()
         if not spec.is_snapshot and not (skip_scroll and spec.source.paging == SCROLL)
-    ], settings.support_metrics)
-    snapshots = [asset_key(spec.name) for spec in settings.selected() if spec.is_snapshot]
+    ], settings.metrics, names)
+    snapshots = [names.asset_key(spec.name) for spec in settings.selected() if spec.is_snapshot]
     tags = window_range(tick_day, settings)
     if history and tags is not None:
         first, last = tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
@@ -116,8 +122,10 @@ def tick_requests(tick: datetime, settings: Settings, last_scroll: float | None 
 def build_attribution_window_schedule(settings: Settings, job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
     """The cron schedule (UTC) over the trailing window; RUNNING by default unless INTERCOM_AUTOMATION=off."""
 
+    names = settings.names
+
     @schedule(
-        name=SCHEDULE_NAME,
+        name=names.qualify(SCHEDULE_NAME),
         cron_schedule=settings.schedule_cron,
         job=job,
         execution_timezone="UTC",
@@ -129,13 +137,13 @@ def build_attribution_window_schedule(settings: Settings, job: UnresolvedAssetJo
         ),
     )
     def intercom_attribution_window_schedule(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
-        if not token_is_set():
-            return SkipReason(NO_TOKEN_REASON)
-        running = run_in_progress(context.instance, TRIGGER_SCHEDULE)
+        if not token_is_set(settings.token_env):
+            return SkipReason(no_token_reason(settings.token_env))
+        running = run_in_progress(context.instance, TRIGGER_SCHEDULE, job.name)
         if running:
             return SkipReason(f"The previous tick's run {running} has not finished; skipping this tick.")
         tick = context.scheduled_execution_time or datetime.now(UTC)
-        last = context.instance.get_latest_materialization_event(asset_key(SCROLL_TABLE))
+        last = context.instance.get_latest_materialization_event(names.asset_key(SCROLL_TABLE))
         requests = tick_requests(tick, settings, last.timestamp if last is not None else None)
         if not requests:
             return SkipReason(f"The tick's day {tick:%Y-%m-%d} is before INTERCOM_START_DATE={settings.start_date}.")
