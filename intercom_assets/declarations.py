@@ -82,6 +82,9 @@ class Source:
     # A WINDOW_FIELD list that comes sorted by `window_field`, newest first (the description says so of GET
     # /articles): it is read only down to the run's window, the rest being older still.
     newest_first: bool = False
+    # A WINDOW_FIELD list that takes the window's start as a parameter (GET /macros?updated_since=): the server
+    # leaves older records out, so a run reads only the window's pages.
+    since_param: str | None = None
     deletions: DeletionSignal | None = None
 
     @property
@@ -109,6 +112,12 @@ class Children:
     fetched: str = "data"
     total: str | None = None
     items_are: str | None = None  # the table whose records the items are (a contact's companies: companies)
+    # Rows are the items of this list inside each item (a side conversation's parts), each carrying its item's
+    # `within_id` (the side conversation's id).
+    within: str | None = None
+    within_id: str = "id"
+    # Columns copied out of each item, (column, dotted path): a key column nested in an object (teammate.id).
+    lift: tuple[tuple[str, str], ...] = ()
 
     @property
     def id_column(self) -> str:
@@ -130,6 +139,16 @@ class Owners:
 
     table: str
     path: str
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a table costs beyond the pass it shares: requests per parent record the pass reads (a contact's notes:
+    one per changed contact), and whether the default selection takes it. A table that costs a request per
+    contact, company or conversation is `opt_in`: INTERCOM_TABLES switches it on by name."""
+
+    requests_per_parent: int = 0
+    opt_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +174,14 @@ class TableSpec:
     owners: Owners | None = None
     # The table of what the deletion signals found (deleted_records): written by the run from its detections.
     logs_deletions: bool = False
+    # The component schema of the 2.16 description its rows are (or hold the fields of).
+    described_by: str | None = None
+    cost: Cost = field(default_factory=Cost)
+
+    @property
+    def in_default_selection(self) -> bool:
+        """Whether the default selection (INTERCOM_TABLES unset) takes this table."""
+        return not self.cost.opt_in
 
     @property
     def is_snapshot(self) -> bool:
@@ -246,5 +273,12 @@ def child_rows(
     if children.total_column is not None:
         extra[children.total_column] = total
     for item in items:
-        if isinstance(item, dict):
-            yield {**item, **extra}
+        if not isinstance(item, dict):
+            continue
+        if children.within is None:
+            yield {**item, **{column: value_at(item, path) for column, path in children.lift}, **extra}
+            continue
+        inner = value_at(item, children.within)
+        for sub in inner if isinstance(inner, list) else ():
+            if isinstance(sub, dict):
+                yield {**sub, children.within_id: item.get(children.within_id), **extra}

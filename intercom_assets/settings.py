@@ -49,8 +49,11 @@ class Settings:
     pii_policy: PiiPolicy = field(default_factory=PiiPolicy.empty, repr=False, compare=False)
 
     def selected(self) -> tuple[TableSpec, ...]:
-        """The declarations of the selected tables, in registry order (every table when none is named)."""
-        return tuple(spec for spec in TABLES if not self.tables or spec.name in self.tables)
+        """The declarations of the selected tables, in registry order: when none is named, the default selection
+        (every table but the opt-in ones, which cost a request per contact, company or conversation)."""
+        if not self.tables:
+            return tuple(spec for spec in TABLES if spec.in_default_selection)
+        return tuple(spec for spec in TABLES if spec.name in self.tables)
 
 
 def _parse_start_date(raw: str | None, today: date) -> date:
@@ -123,15 +126,24 @@ def _parse_webhook(raw: str | None) -> str | None:
     return value
 
 
+# In INTERCOM_TABLES, the default selection (so `default,contact_notes` adds one opt-in table to it).
+DEFAULT_SELECTION = "default"
+
+
 def _parse_tables(raw: str | None) -> tuple[str, ...]:
     if raw is None or not raw.strip():
         return ()
-    names = [name.strip() for name in raw.split(",") if name.strip()]
+    names: list[str] = []
+    for name in (name.strip() for name in raw.split(",")):
+        if name == DEFAULT_SELECTION:
+            names.extend(spec.name for spec in TABLES if spec.in_default_selection)
+        elif name:
+            names.append(name)
     unknown = [name for name in names if name not in TABLES_BY_NAME]
     if unknown:
         raise SettingsError(
             f"INTERCOM_TABLES names unknown tables {unknown}: use comma-separated names from "
-            f"{', '.join(TABLES_BY_NAME)}"
+            f"{', '.join(TABLES_BY_NAME)} (or `{DEFAULT_SELECTION}` for the default selection)"
         )
     return tuple(dict.fromkeys(names))
 
