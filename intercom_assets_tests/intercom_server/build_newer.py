@@ -4,7 +4,7 @@ side conversations, notes on contacts and companies, a contact's segments and su
 sources, data connectors (with failed runs), help center redirects and the activity log's event types.
 
 Per-record lists are a function of (seed, record id, the record's times), drawn when asked, so they cost nothing at
-xlarge until read; calls are drawn once over the conversations (3 %). Times follow the description: Unix seconds,
+xlarge until read; calls are drawn once over the conversations (3 %, at least 40). Times follow the description: Unix seconds,
 except macros, data connectors, their runs and handling events, which it gives as ISO-8601 text. Notes added with
 `add_contact_note` do not move the contact's updated_at (the description does not say that a note does).
 """
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 CALL_SHARE = 0.03
+MIN_CALLS = 40  # at least this many calls at the small scale, so a short window meets some
 NOTE_BODIES = ("<p>Called about the invoice 📞 — <b>follow up</b> Friday</p>", "<p>VIP 🌟 asked for a demo</p>",
                "<p>Prefers email; café owner ☕ &amp; reseller</p>", "<p>Renewal at risk ⚠️</p>")
 
@@ -152,7 +153,7 @@ class NewerResources:
 
     # ---- calls --------------------------------------------------------------------------------
     def calls(self) -> list[dict[str, Any]]:
-        """Calls on about 3 % of the conversations, drawn once (in conversation order)."""
+        """Calls on about 3 % of the conversations (at least 40), drawn once (in conversation order)."""
         with self.lock:
             if self._calls is None:
                 self._calls = self._draw_calls()
@@ -161,12 +162,15 @@ class NewerResources:
     def _draw_calls(self) -> list[dict[str, Any]]:
         ws, rng = self.ws, sub_rng(self.ws.seed, "calls")
         store, calls = ws.conversations, []
-        for n, conv_id in enumerate(ws.ids("conversations")):
-            if rng.random() >= CALL_SHARE:
+        ids = ws.ids("conversations")
+        share = max(CALL_SHARE, MIN_CALLS / max(1, len(ids)))
+        for n, conv_id in enumerate(ids):
+            if rng.random() >= share:
                 continue
             created, updated = store.row(conv_id)[CREATED], store.updated_at(conv_id)
-            start = _between(rng, created, updated - 600)
-            ended = start + rng.randint(60, 590)
+            # the call ends shortly before the conversation's last update (the call's own notes bumped it)
+            start = max(created, updated - rng.randint(600, 3600))
+            ended = min(updated, start + rng.randint(60, 590))
             calls.append({
                 "type": "call", "id": str(700_000 + n), "conversation_id": conv_id,
                 "admin_id": ws.admins[n % len(ws.admins)]["id"], "contact_id": None, "state": "completed",
