@@ -97,8 +97,8 @@ def test_every_newer_table_holds_what_the_server_holds(env, intercom_server, tod
     root, last = Path(env["INTERCOM_PARQUET_ROOT"]), today.isoformat()
     with DagsterInstance.ephemeral() as instance:
         result = _run(instance, last)
-        checks = {(e.asset_key.path[-1], e.partition): e.passed for e in result.get_asset_check_evaluations()
-                  if e.check_name == CHECK_VALID}
+        checks = {(e.asset_key.path[-1], e.partition): e.passed
+                  for e in result.get_asset_check_evaluations() if e.check_name == CHECK_VALID}
         current = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     expected = _expected(intercom_server, last)
     history = [s for s in NEWER if s.has_current_state]
