@@ -3,9 +3,9 @@ side conversations, notes on contacts and companies, a contact's segments and su
 (with exceptions), brands, sender addresses, internal articles, content snippets, audiences, AI pages and import
 sources, data connectors (with failed runs), help center redirects and the activity log's event types.
 
-Per-record lists are a function of (seed, record id, the record's times), drawn when asked, so they cost nothing at
-xlarge until read;
-calls are drawn once over the conversations (3 %, at least 40). Times follow the description: Unix seconds,
+Per-record lists are a function of (seed, record id, the record's times), drawn when asked, so they cost nothing
+at xlarge until read; calls are drawn once over the conversations (3 %, at least 40). Times follow the
+description: Unix seconds,
 except macros, data connectors, their runs and handling events, which it gives as ISO-8601 text. Notes added with
 `add_contact_note` do not move the contact's updated_at (the description does not say that a note does).
 """
