@@ -90,7 +90,8 @@ def _expected(server, last: str) -> dict[str, dict[str, set]]:
 def _stored(root: Path, table: str, day: str) -> set:
     data = pq.read_table(root / table / f"date={day}" / "part-0.parquet")
     columns = [data.column(name).to_pylist() for name in TABLES_BY_NAME[table].key]
-    return {tuple(int(v.timestamp()) if isinstance(v, datetime) else v for v in row) for row in zip(*columns, strict=True)}
+    return {tuple(int(v.timestamp()) if isinstance(v, datetime) else v for v in row)
+            for row in zip(*columns, strict=True)}
 
 
 def test_every_newer_table_holds_what_the_server_holds(env, intercom_server, today: date) -> None:
