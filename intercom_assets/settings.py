@@ -16,7 +16,7 @@ from dagster._utils.schedules import is_valid_cron_string
 
 from intercom_assets.errors import SettingsError
 from intercom_assets.lake.pii_policy import PiiPolicy, load_pii_policy
-from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
+from intercom_assets.tables import DEFAULT_TABLES, TABLES, TABLES_BY_NAME, TableSpec
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 DEFAULT_HISTORY_DAYS = 365
@@ -52,7 +52,7 @@ class Settings:
         """The declarations of the selected tables, in registry order: when none is named, the default selection
         (every table but the opt-in ones, which cost a request per contact, company or conversation)."""
         if not self.tables:
-            return tuple(spec for spec in TABLES if spec.in_default_selection)
+            return DEFAULT_TABLES
         return tuple(spec for spec in TABLES if spec.name in self.tables)
 
 
@@ -136,7 +136,7 @@ def _parse_tables(raw: str | None) -> tuple[str, ...]:
     names: list[str] = []
     for name in (name.strip() for name in raw.split(",")):
         if name == DEFAULT_SELECTION:
-            names.extend(spec.name for spec in TABLES if spec.in_default_selection)
+            names.extend(spec.name for spec in DEFAULT_TABLES)
         elif name:
             names.append(name)
     unknown = [name for name in names if name not in TABLES_BY_NAME]

@@ -92,7 +92,7 @@ from intercom_assets.schemas import STRING, TIME, col
 __all__ = [
     "BY_ID", "PAGES", "PAGING_METHODS", "SCROLL", "SEARCH", "TABLES", "TABLES_BY_NAME", "WINDOW_FIELD",
     "WINDOW_PARAMS", "Children", "Source", "TableSpec", "child_rows", "embedded_items", "fetched_items", "table_rows",
-    "Cost", "DELETIONS_TABLE", "PEOPLE_TABLE", "deletion_sources", "lineage_sources", "record_table",
+    "Cost", "DEFAULT_TABLES", "DELETIONS_TABLE", "PEOPLE_TABLE", "deletion_sources", "lineage_sources", "record_table",
 ]
 
 
@@ -274,6 +274,9 @@ TABLES: tuple[TableSpec, ...] = (
 )
 
 TABLES_BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}
+# What runs when INTERCOM_TABLES is unset: every table but the opt-in ones (a request per contact, company or
+# conversation; see `Cost`).
+DEFAULT_TABLES: tuple[TableSpec, ...] = tuple(spec for spec in TABLES if spec.in_default_selection)
 # The table of what the deletion signals found, and the table of the people an erasure names.
 DELETIONS_TABLE: TableSpec = next(spec for spec in TABLES if spec.logs_deletions)
 PEOPLE_TABLE: TableSpec = next(spec for spec in TABLES if spec.person_email)
