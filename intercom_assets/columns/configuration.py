@@ -5,7 +5,7 @@ help center redirects and the activity log's event types. Property names are the
 
 from __future__ import annotations
 
-from intercom_assets.schemas import BOOL, INT, JSON, STRING, TIME, FieldType, col, list_of, struct
+from intercom_assets.schemas import BOOL, INT, STRING, TIME, FieldType, col, list_of, struct
 
 __all__ = [
     "ACTIVITY_LOG_EVENT_TYPE_FIELDS", "AI_CONTENT_IMPORT_SOURCE_FIELDS", "AI_EXTERNAL_PAGE_FIELDS", "AUDIENCE_FIELDS",
@@ -107,7 +107,9 @@ CONTENT_SNIPPET_FIELDS: dict[str, FieldType] = {
     "id": col(STRING, "The id of the snippet."),
     "title": col(STRING, "The title."),
     "locale": col(STRING, "Its language."),
-    "json_blocks": col(list_of(JSON), "The content as blocks (open objects, kept as JSON text)."),
+    "json_blocks": col(list_of(struct(type=col(STRING, "The block's kind (paragraph, heading ...)."),
+                                      text=col(STRING, "The block's text."))),
+                       "The content as blocks (other block fields go to `_extra`)."),
     "body_markdown": col(STRING, "The content as Markdown."),
     "chatbot_availability": col(INT, "Fin availability (legacy flag)."),
     "copilot_availability": col(INT, "Copilot availability (legacy flag)."),

@@ -8,10 +8,10 @@ from __future__ import annotations
 from intercom_assets.columns.conversation_parts import CONVERSATION_PART_FIELDS
 from intercom_assets.columns.shared import ADMIN_FIELDS, REFERENCE, SEGMENT_FIELDS
 from intercom_assets.columns.workspace import SUBSCRIPTION_TYPE_FIELDS
-from intercom_assets.schemas import INT, JSON, STRING, TIME, FieldType, col, struct
+from intercom_assets.schemas import INT, STRING, TIME, FieldType, col, struct
 
 __all__ = [
-    "CALL_FIELDS", "CALL_TRANSCRIPT_FIELDS", "COMPANY_NOTE_FIELDS", "CONTACT_NOTE_FIELDS", "CONTACT_SEGMENT_FIELDS",
+    "CALL_FIELDS", "COMPANY_NOTE_FIELDS", "CONTACT_NOTE_FIELDS", "CONTACT_SEGMENT_FIELDS",
     "CONTACT_SUBSCRIPTION_FIELDS", "HANDLING_EVENT_FIELDS", "SIDE_CONVERSATION_FIELDS", "SIDE_CONVERSATION_PART_FIELDS",
 ]
 
@@ -46,17 +46,6 @@ CALL_FIELDS: dict[str, FieldType] = {
     "fin_transcription_url": col(STRING, "API URL of Fin's transcript, if any."),
 }
 
-# One row per line of a call's transcript (POST /calls/search answers a list of open objects per call).
-CALL_TRANSCRIPT_FIELDS: dict[str, FieldType] = {
-    **_link("call", "call"),
-    "line": col(INT, "The line's position in the transcript, from 0."),
-    "transcript_status": col(STRING, "The status of the call's transcript."),
-    "speaker": col(STRING, "Who spoke the line, when the line says."),
-    "text": col(STRING, "What was said, when the line says."),
-    "start_time": col(JSON, "When the line starts, as sent."),
-    "end_time": col(JSON, "When the line ends, as sent."),
-}
-
 _TEAMMATE = struct(
     type=col(STRING, "admin, team or bot."),
     id=col(STRING, "The teammate's id."),
@@ -65,6 +54,7 @@ _TEAMMATE = struct(
 )
 
 HANDLING_EVENT_FIELDS: dict[str, FieldType] = {
+    "id": col(STRING, "The key as one text, `<timestamp>:<type>:<teammate_id>` (the API gives events no id)."),
     **_link("conversation", "conversation"),
     "teammate": col(_TEAMMATE, "The teammate who paused or resumed handling the conversation."),
     "teammate_id": col(STRING, "The teammate's id (`teammate.id`, part of the key)."),
@@ -76,6 +66,7 @@ HANDLING_EVENT_FIELDS: dict[str, FieldType] = {
 SIDE_CONVERSATION_FIELDS: dict[str, FieldType] = {
     **_link("conversation", "conversation"),
     "side_conversation_id": col(STRING, "The id of the side conversation."),
+    "id": col(STRING, "The same id (`side_conversation_id`), as every table has one."),
     "total_count": col(INT, "How many parts the side conversation has (its parts are in side_conversation_parts)."),
 }
 

@@ -8,6 +8,9 @@ only for the parents that changed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from intercom_assets.columns.engagement import (
     CALL_FIELDS,
     COMPANY_NOTE_FIELDS,
@@ -33,6 +36,11 @@ HANDLING_EVENTS = Source("handling_events_by_id", BY_ID, "/conversations/{id}/ha
 # 50 a page at most; one request serves both side_conversations and side_conversation_parts.
 SIDE_CONVERSATIONS = Source("side_conversations_by_id", BY_ID, "/conversations/{id}/side_conversations",
                             "side_conversations", {"per_page": "50"})
+
+
+def handling_event_rows(event: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """An event with its key as one text in `id` (the API gives events none)."""
+    yield {**event, "id": f"{event.get('timestamp')}:{event.get('type')}:{event.get('teammate_id')}"}
 
 
 def _per_contact(name: str, fetch: Source, fields: dict, described_by: str, what: str,
@@ -67,10 +75,12 @@ ENGAGEMENT_TABLES: tuple[TableSpec, ...] = (
         "When teammates paused and resumed handling each conversation the run reads, from GET "
         "/conversations/{id}/handling_events (reused while the conversation's updated_at does not move).",
         key=("conversation_id", "timestamp", "type", "teammate_id"), cost=PER_PARENT, described_by="handling_event",
+        rows=handling_event_rows,
     ),
     child_table(
         "side_conversations",
-        Children("conversations", "conversation", fetch=SIDE_CONVERSATIONS, fetched="side_conversations"),
+        Children("conversations", "conversation", fetch=SIDE_CONVERSATIONS, fetched="side_conversations",
+                 lift=(("id", "side_conversation_id"),)),
         CONVERSATIONS_SEARCH, SIDE_CONVERSATION_FIELDS,
         "Side conversations (internal threads) of each conversation the run reads, from GET "
         "/conversations/{id}/side_conversations; their parts are in side_conversation_parts.",
