@@ -36,9 +36,9 @@ from intercom_assets.tables import TABLES
 REPO = Path(__file__).resolve().parents[1]
 BASE_TABLES = ("contacts", "companies", "conversations", "conversation_parts")
 SCROLL_PAGES = "GET /companies/scroll"
-CADENCE_MINUTES = 120
+CADENCE_MINUTES = 120  # INTERCOM_COMPANIES_REFRESH_MINUTES of the steady ticks and the catch-up
 # the tables of the newer 2.16 resources in the default selection (their requests are reported on their own)
-NEWER_DEFAULT = {spec.name for spec in (*ENGAGEMENT_TABLES, *CONFIGURATION_TABLES) if spec.in_default_selection}  # INTERCOM_COMPANIES_REFRESH_MINUTES of the steady ticks and the catch-up
+NEWER_DEFAULT = {spec.name for spec in (*ENGAGEMENT_TABLES, *CONFIGURATION_TABLES) if spec.in_default_selection}
 
 
 class Bench:
