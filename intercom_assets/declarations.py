@@ -18,7 +18,8 @@ SEARCH = "search"  # POST …/search, cursor in the body; the window is a server
 SCROLL = "scroll"  # GET /companies/scroll: every record; the window is applied here, on `window_field`
 PAGES = "pages"  # GET with `pages.next` (a cursor or a page number), or a single page
 BY_ID = "by_id"  # GET …/{id} per parent record
-PAGING_METHODS = {SEARCH: "POST", SCROLL: "GET", PAGES: "GET", BY_ID: "GET"}
+BATCH = "batch"  # POST with many parents' values in the body (`batch_field`, `batch_size` at most)
+PAGING_METHODS = {SEARCH: "POST", SCROLL: "GET", PAGES: "GET", BY_ID: "GET", BATCH: "POST"}
 # How the window applies to a PAGES source: by request parameters (created_at_after/before), or here.
 WINDOW_PARAMS = "params"
 WINDOW_FIELD = "field"
@@ -85,6 +86,9 @@ class Source:
     # A WINDOW_FIELD list that takes the window's start as a parameter (GET /macros?updated_since=): the server
     # leaves older records out, so a run reads only the window's pages.
     since_param: str | None = None
+    # BATCH: the body's list of values, and how many one request takes
+    batch_field: str | None = None
+    batch_size: int = 0
     deletions: DeletionSignal | None = None
 
     @property
@@ -116,6 +120,12 @@ class Children:
     # `within_id` (the side conversation's id).
     within: str | None = None
     within_id: str = "id"
+    within_keep: tuple[str, ...] = ()  # other fields of the item each inner row carries (a transcript's status)
+    within_index: str | None = None  # column numbering the inner rows from 0 (a transcript's line order)
+    # BATCH fetch: the parent field whose values the request takes (a call's conversation_id; parents without
+    # one are not asked), and the answer items' field naming the parent (the call's id)
+    batch_by: str | None = None
+    match_on: str = "id"
     # Columns copied out of each item, (column, dotted path): a key column nested in an object (teammate.id).
     lift: tuple[tuple[str, str], ...] = ()
 
@@ -279,6 +289,8 @@ def child_rows(
             yield {**item, **{column: value_at(item, path) for column, path in children.lift}, **extra}
             continue
         inner = value_at(item, children.within)
-        for sub in inner if isinstance(inner, list) else ():
+        kept = {name: item.get(name) for name in (children.within_id, *children.within_keep)}
+        for index, sub in enumerate(inner if isinstance(inner, list) else ()):
             if isinstance(sub, dict):
-                yield {**sub, children.within_id: item.get(children.within_id), **extra}
+                numbered = {children.within_index: index} if children.within_index else {}
+                yield {**sub, **kept, **numbered, **extra}

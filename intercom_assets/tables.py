@@ -48,6 +48,7 @@ from intercom_assets.columns.workspace import (
     TEAM_FIELDS,
 )
 from intercom_assets.declarations import (
+    BATCH,
     BY_ID,
     PAGES,
     PAGING_METHODS,
@@ -90,7 +91,7 @@ from intercom_assets.declared.sources import (
 from intercom_assets.schemas import STRING, TIME, col
 
 __all__ = [
-    "BY_ID", "PAGES", "PAGING_METHODS", "SCROLL", "SEARCH", "TABLES", "TABLES_BY_NAME", "WINDOW_FIELD",
+    "BATCH", "BY_ID", "PAGES", "PAGING_METHODS", "SCROLL", "SEARCH", "TABLES", "TABLES_BY_NAME", "WINDOW_FIELD",
     "WINDOW_PARAMS", "Children", "Source", "TableSpec", "child_rows", "embedded_items", "fetched_items", "table_rows",
     "Cost", "DEFAULT_TABLES", "DELETIONS_TABLE", "PEOPLE_TABLE", "deletion_sources", "lineage_sources", "record_table",
 ]

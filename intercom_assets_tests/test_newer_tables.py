@@ -62,6 +62,8 @@ def _expected(server, last: str) -> dict[str, dict[str, set]]:
     for call in newer.calls():
         if start <= call["updated_at"] < end:
             out["calls"][day_key(call["updated_at"])].add((call["id"],))
+            out["call_transcripts"][day_key(call["updated_at"])].update(
+                (call["id"], line) for line in range(len(newer.transcript(call))))
     for macro in newer.macros:
         if start <= (at := _seconds(macro["updated_at"])) < end:
             out["macros"][day_key(at)].add((macro["id"],))

@@ -16,6 +16,7 @@ from intercom_assets.tables import TABLES_BY_NAME
 from intercom_assets_tests.test_real_payloads import (
     MIN_DECLARED_SHARE,
     Route,
+    Tokens,
     _nested,
     _same,
     general,
@@ -29,6 +30,7 @@ PARENT = {"type": "parent", "id": "p1", "updated_at": 1_767_225_600}
 # (request, list key in its example or None for a single object) -> the table its objects are rows of
 EXAMPLES: dict[tuple[str, str | None], str] = {
     ("GET /calls/{call_id}", None): "calls",
+    ("POST /calls/search", "data"): "call_transcripts",
     ("GET /conversations/{id}/handling_events", "handling_events"): "conversation_handling_events",
     ("GET /conversations/{id}/side_conversations", "side_conversations"): "side_conversations",
     ("GET /contacts/{contact_id}/notes", "data"): "contact_notes",
@@ -76,6 +78,20 @@ def routes(table: str, obj: Any) -> list[Route]:
     if spec.children is None:
         return [Route(table, obj, _same)]
     answer = {spec.children.fetched: [obj]}
+    if table == "call_transcripts":  # the call with its transcript: the call's fields are the calls table's
+        lines = len(obj.get("transcript") or [])
+        parent = {**obj, "updated_at": PARENT["updated_at"]}
+
+        def locate_lines(path: Tokens) -> list[tuple[int, Tokens]]:
+            if path == ("transcript_status",):
+                return [(i, path) for i in range(lines)]
+            if path[:1] == ("transcript",) and len(path) == 2:  # an empty line: its row, numbered
+                return [(path[1], ("line",))]
+            return _nested(("transcript",))(path)
+
+        call = {k: v for k, v in parent.items() if k not in ("transcript", "transcript_status")}
+        return [Route("calls", call, lambda p: [] if p[0] in ("transcript", "transcript_status") else _same(p)),
+                Route(table, (parent, answer), locate_lines)]
     # the parent is the record the object names (an exception's schedule), as in a run
     parent = {**PARENT, "id": obj.get(spec.children.id_column, PARENT["id"])}
     if table == "side_conversations":
@@ -83,6 +99,14 @@ def routes(table: str, obj: Any) -> list[Route]:
         return [Route(table, (parent, answer), lambda p: [] if p[0] == "conversation_parts" else _same(p)),
                 Route(parts.name, (parent, answer), _nested(("conversation_parts",)))]
     return [Route(table, (parent, answer), _same)]
+
+
+def _place(table: str, rows: list, stored: list, i: int, row_path: Tokens, leaf: Any) -> str:
+    if i >= len(rows):
+        return "lost"
+    if row_path == ("line",) and leaf == {}:  # an empty transcript line is its row (numbered by `line`)
+        return "declared" if stored[i] is not None and stored[i]["line"] == i else "lost"
+    return place(table, rows[i], stored[i], row_path, leaf)
 
 
 @pytest.mark.parametrize("request_,table", [(r, t) for (r, _), t in EXAMPLES.items()])
@@ -98,7 +122,7 @@ def test_the_newer_descriptions_examples_keep_every_value(request_: str, table: 
             assert rows and all(row is not None for row in stored), (request_, route.table, n)
             staged.append((route, rows, stored))
         for path, leaf in leaves(obj):
-            places = [place(route.table, rows[i], stored[i], row_path, leaf) if i < len(rows) else "lost"
+            places = [_place(route.table, rows, stored, i, row_path, leaf)
                       for route, rows, stored in staged for i, row_path in route.locate(path)]
             status = ("lost" if not places or "lost" in places else "declared" if set(places) == {"declared"}
                       else "opaque" if "opaque" in places else "extra")

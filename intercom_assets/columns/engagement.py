@@ -8,10 +8,10 @@ from __future__ import annotations
 from intercom_assets.columns.conversation_parts import CONVERSATION_PART_FIELDS
 from intercom_assets.columns.shared import ADMIN_FIELDS, REFERENCE, SEGMENT_FIELDS
 from intercom_assets.columns.workspace import SUBSCRIPTION_TYPE_FIELDS
-from intercom_assets.schemas import INT, STRING, TIME, FieldType, col, struct
+from intercom_assets.schemas import FLOAT, INT, STRING, TIME, FieldType, col, struct
 
 __all__ = [
-    "CALL_FIELDS", "COMPANY_NOTE_FIELDS", "CONTACT_NOTE_FIELDS", "CONTACT_SEGMENT_FIELDS",
+    "CALL_FIELDS", "CALL_TRANSCRIPT_FIELDS", "COMPANY_NOTE_FIELDS", "CONTACT_NOTE_FIELDS", "CONTACT_SEGMENT_FIELDS",
     "CONTACT_SUBSCRIPTION_FIELDS", "HANDLING_EVENT_FIELDS", "SIDE_CONVERSATION_FIELDS", "SIDE_CONVERSATION_PART_FIELDS",
 ]
 
@@ -44,6 +44,19 @@ CALL_FIELDS: dict[str, FieldType] = {
     "phone": col(STRING, "The phone number in E.164, if any."),
     "fin_recording_url": col(STRING, "API URL of Fin's recording, if any."),
     "fin_transcription_url": col(STRING, "API URL of Fin's transcript, if any."),
+}
+
+# One row per line of a call's transcript (POST /calls/search answers each call with `transcript`, a list of open
+# objects the description does not shape: the fields named here are typed, any other goes to `_extra`).
+CALL_TRANSCRIPT_FIELDS: dict[str, FieldType] = {
+    "id": col(STRING, "The key as one text, `<call_id>:<line>` (lines have no id)."),
+    **_link("call", "call"),
+    "line": col(INT, "The line's position in the transcript, from 0."),
+    "transcript_status": col(STRING, "The status of the call's transcript."),
+    "speaker": col(STRING, "Who spoke the line, when the line says."),
+    "text": col(STRING, "What was said, when the line says."),
+    "start_time": col(FLOAT, "When the line starts, in seconds from the call's start, when the line says."),
+    "end_time": col(FLOAT, "When the line ends, in seconds from the call's start, when the line says."),
 }
 
 _TEAMMATE = struct(

@@ -13,6 +13,7 @@ from typing import Any
 
 from intercom_assets.columns.engagement import (
     CALL_FIELDS,
+    CALL_TRANSCRIPT_FIELDS,
     COMPANY_NOTE_FIELDS,
     CONTACT_NOTE_FIELDS,
     CONTACT_SEGMENT_FIELDS,
@@ -21,7 +22,7 @@ from intercom_assets.columns.engagement import (
     SIDE_CONVERSATION_FIELDS,
     SIDE_CONVERSATION_PART_FIELDS,
 )
-from intercom_assets.declarations import BY_ID, Children, Cost, Source, TableSpec
+from intercom_assets.declarations import BATCH, BY_ID, Children, Cost, Source, TableSpec
 from intercom_assets.declared.build import child_table, windowed_table, without
 from intercom_assets.declared.sources import COMPANIES_SCROLL, CONTACTS_SEARCH, CONVERSATIONS_SEARCH
 
@@ -52,10 +53,29 @@ def _per_contact(name: str, fetch: Source, fields: dict, described_by: str, what
     )
 
 
+# GET /calls states no order and takes no time parameter (page/per_page, 25 at most): read whole every run.
+CALLS = windowed_table("calls", "/calls", CALL_FIELDS, "Calls (phone and Messenger)", described_by="call",
+                       params={"per_page": "25"})
+# Transcripts come only from POST /calls/search, by conversation ids (20 a request at most).
+CALLS_SEARCH = Source("calls_search", BATCH, "/calls/search", "data", batch_field="conversation_ids", batch_size=20)
+
+
+def transcript_line_rows(line: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """A transcript line with its key as one text in `id` (lines have none)."""
+    yield {**line, "id": f"{line.get('call_id')}:{line.get('line')}"}
+
+
 ENGAGEMENT_TABLES: tuple[TableSpec, ...] = (
-    # GET /calls states no order and takes no time parameter (page/per_page, 25 at most): read whole every run.
-    windowed_table("calls", "/calls", CALL_FIELDS, "Calls (phone and Messenger)", described_by="call",
-                   params={"per_page": "25"}),
+    CALLS,
+    child_table(
+        "call_transcripts",
+        Children("calls", "call", fetch=CALLS_SEARCH, fetched="data", within="transcript", within_id="id",
+                 within_keep=("transcript_status",), within_index="line", batch_by="conversation_id"),
+        CALLS.source, CALL_TRANSCRIPT_FIELDS,
+        "One row per line of the transcript of each call of the run's range that has a conversation, from POST "
+        "/calls/search (20 conversations a request; reused while the call's updated_at does not move).",
+        key=("call_id", "line"), described_by="call", rows=transcript_line_rows,
+    ),
     _per_contact("contact_notes", CONTACT_NOTES, CONTACT_NOTE_FIELDS, "note", "Notes teammates wrote on contacts",
                  key=("id",)),
     child_table(

@@ -25,7 +25,7 @@ from intercom_assets.lake.staging import TableStager, fetched_parents, pii_finge
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import day_key
 from intercom_assets.schemas import unix_seconds
-from intercom_assets.tables import TABLES_BY_NAME, TableSpec, child_rows, embedded_items, fetched_items
+from intercom_assets.tables import BATCH, TABLES_BY_NAME, TableSpec, child_rows, embedded_items, fetched_items
 
 
 class ChildCollector:
@@ -44,6 +44,7 @@ class ChildCollector:
         self.candidates: dict[str, int] = {}  # parent id -> version (Unix seconds), to reuse or fetch
         # a snapshot child (a snapshot parent's per-record list) lands in the day of extraction, fetched every time
         self.snapshot_key = snapshot_key if self.spec.is_snapshot else None
+        self.batch_values: dict[str, str] = {}  # BATCH fetch: parent id -> the value its request takes
 
     def add_parents(self, records: Iterable[dict[str, Any]]) -> None:
         """Stage the children embedded in these parent records; remember the parents that need a request."""
@@ -54,7 +55,13 @@ class ChildCollector:
                 continue
             version = int(stamp)
             items = embedded_items(record, self.children)
-            if items is None:
+            if items is None and self.children.batch_by is not None:
+                value = record.get(self.children.batch_by)
+                if value is None:
+                    continue  # the request is by this field: a parent without it has nothing to ask for
+                self.batch_values[parent_id] = str(value)
+                self.candidates[parent_id] = version
+            elif items is None:
                 self.candidates[parent_id] = version
             else:
                 rows.extend(child_rows(self.children, parent_id, version, items, None))
@@ -133,8 +140,32 @@ def complete_together(collectors: list[ChildCollector], client: IntercomClient) 
     fetch = collectors[0].children.fetch
     if not ids or fetch is None:
         return
+    if fetch.paging == BATCH:
+        _complete_batched(collectors, wanted, ids, client)
+        return
     list_key = fetch.list_key if "." not in collectors[0].children.fetched else None
     for parent_id, answer in client.get_many(fetch.path, ids, list_key=list_key, params=dict(fetch.params) or None):
         for collector, need in zip(collectors, wanted, strict=True):
             if parent_id in need:
                 collector.take(parent_id, answer)
+
+
+def _complete_batched(collectors: list[ChildCollector], wanted: list[set[str]], ids: list[str],
+                      client: IntercomClient) -> None:
+    """Parents asked for in batches of their values (POST /calls/search by conversation ids): each answered item
+    goes to the parent it names; a parent asked for and not answered has none."""
+    first = collectors[0]
+    fetch, children = first.children.fetch, first.children
+    assert fetch is not None and fetch.batch_field is not None
+    values = [first.batch_values[pid] for pid in ids if pid in first.batch_values]
+    answered: set[str] = set()
+    for records in client.post_batches(fetch.path, fetch.batch_field, values, fetch.batch_size, fetch.list_key):
+        for item in records:
+            parent_id = str(item.get(children.match_on))
+            for collector, need in zip(collectors, wanted, strict=True):
+                if parent_id in need and parent_id not in answered:
+                    collector.take(parent_id, {children.fetched: [item]})
+            answered.add(parent_id)
+    for collector, need in zip(collectors, wanted, strict=True):
+        for parent_id in need - answered:
+            collector.take(parent_id, {children.fetched: []})

@@ -84,6 +84,23 @@ class IntercomClient(SearchMixin, ScrollMixin):
                 logger.warning("%s: %s no longer exists (%s); skipped", endpoint, record_id, status)
             yield record_id, answer
 
+    def post_batches(self, path: str, field_name: str, values: Iterable[str], size: int,
+                     list_key: str) -> Iterator[list[dict]]:
+        """The records ``POST path`` answers for the values, `size` at a time in the body's `field_name` (POST
+        /calls/search takes up to 20 conversation ids), the batches concurrently, as they complete."""
+        check_path(path)
+        endpoint = endpoint_template("POST", path)
+        values = list(dict.fromkeys(values))
+        batches = {str(n): values[start:start + size] for n, start in enumerate(range(0, len(values), size))}
+
+        def post(label: str, cancel: threading.Event) -> list[dict]:
+            payload = self._request("POST", path, endpoint=endpoint, body={field_name: batches[label]},
+                                    cancel=cancel, bulk=True)
+            return parsing.records(payload, list_key, endpoint)
+
+        for _, records in self._concurrently(batches, post):
+            yield records
+
     def probe_many(self, path_template: str, ids: Iterable[str]) -> Iterator[tuple[str, int]]:
         """``(id, status)`` of ``GET path_template`` for each id, concurrently: 200 (it exists), 404 (deleted) or 410
         (merged away, for contacts). Any other failure is raised, as by get_many."""
