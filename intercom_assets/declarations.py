@@ -89,6 +89,9 @@ class Source:
     # BATCH: the body's list of values, and how many one request takes
     batch_field: str | None = None
     batch_size: int = 0
+    # A per-parent request windowed by parameters of its own, (start, end) in Unix seconds (a data connector's
+    # runs: start_ts, end_ts; without them the API answers the last hour only)
+    window_params: tuple[str, str] | None = None
     deletions: DeletionSignal | None = None
 
     @property
@@ -126,6 +129,9 @@ class Children:
     # one are not asked), and the answer items' field naming the parent (the call's id)
     batch_by: str | None = None
     match_on: str = "id"
+    # Each item is a record of its own (a data connector's runs): keyed by its id and partitioned by its own time,
+    # not a list replaced whole with its parent's next version
+    records: bool = False
     # Columns copied out of each item, (column, dotted path): a key column nested in an object (teammate.id).
     lift: tuple[tuple[str, str], ...] = ()
 
@@ -214,8 +220,8 @@ class TableSpec:
 
     @property
     def parent_key(self) -> str | None:
-        """Column naming the parent record, when one parent record yields many rows."""
-        return self.children.id_column if self.children else None
+        """Column naming the parent record, when one parent record yields many rows (a list replaced whole)."""
+        return self.children.id_column if self.children and not self.children.records else None
 
     @property
     def part_total_column(self) -> str | None:

@@ -67,6 +67,10 @@ def _expected(server, last: str) -> dict[str, dict[str, set]]:
     for macro in newer.macros:
         if start <= (at := _seconds(macro["updated_at"])) < end:
             out["macros"][day_key(at)].add((macro["id"],))
+    for runs in newer.execution_results.values():
+        for run in runs:
+            if start <= (at := _seconds(run["created_at"])) < end:
+                out["data_connector_execution_results"][day_key(at)].add((run["id"],))
     for contact in ws.snapshot("contacts"):
         if start <= (at := contact["updated_at"]) < end:
             day, cid = day_key(at), contact["id"]

@@ -52,6 +52,7 @@ EXAMPLES: dict[tuple[str, str | None], str] = {
     ("GET /ai/external_pages", "data"): "ai_external_pages",
     ("GET /ai/content_import_sources", "data"): "ai_content_import_sources",
     ("GET /data_connectors", "data"): "data_connectors",
+    ("GET /data_connectors/{data_connector_id}/execution_results", "data"): "data_connector_execution_results",
     ("GET /help_center/help_centers/{help_center_id}/redirects", "data"): "help_center_redirects",
     ("GET /admins/activity_log_event_types", "event_types"): "activity_log_event_types",
 }

@@ -78,13 +78,14 @@ def contacts_with_role(name: str, role: str, replaces: str) -> TableSpec:
 def child_table(name: str, children: Children, source: Source, fields: Mapping[str, FieldType], description: str,
                 replaces: str = "none (new)", key: tuple[str, ...] | None = None, cost: Cost | None = None,
                 described_by: str | None = None, snapshot: bool = False,
-                rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] | None = None) -> TableSpec:
+                rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] | None = None,
+                partition_column: str | None = None) -> TableSpec:
     """Rows that are a list of each parent record, beside the parent (or, for a snapshot parent's per-record
-    list, `snapshot`: in the day of extraction)."""
+    list, `snapshot`: in the day of extraction; for records of their own, their own `partition_column`)."""
     return TableSpec(
         name=name,
         source=source,
-        partition_column=None if snapshot else children.version_column,
+        partition_column=None if snapshot else partition_column or children.version_column,
         fields=fields,
         description=description,
         replaces=replaces,

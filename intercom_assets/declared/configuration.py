@@ -19,6 +19,7 @@ from intercom_assets.columns.configuration import (
     AUDIENCE_FIELDS,
     BRAND_FIELDS,
     CONTENT_SNIPPET_FIELDS,
+    DATA_CONNECTOR_EXECUTION_RESULT_FIELDS,
     DATA_CONNECTOR_FIELDS,
     EMAIL_SETTING_FIELDS,
     HELP_CENTER_REDIRECT_FIELDS,
@@ -35,6 +36,10 @@ OFFICE_HOURS_SCHEDULES = snapshot_list("office_hours_schedules", "/office_hours_
 HELP_CENTERS = snapshot_list("help_centers", "/help_center/help_centers", "data")
 OFFICE_HOURS_EXCEPTIONS = Source("office_hours_exceptions_by_id", BY_ID,
                                  "/office_hours_schedules/{id}/office_hours_exceptions", "data")
+DATA_CONNECTORS = snapshot_list("data_connectors", "/data_connectors", "data")
+# Without start_ts/end_ts the API answers the last hour only: the run asks for its window.
+EXECUTION_RESULTS = Source("data_connector_runs_by_id", BY_ID, "/data_connectors/{id}/execution_results", "data",
+                           {"per_page": "30"}, window_params=("start_ts", "end_ts"))
 HELP_CENTER_REDIRECTS = Source("help_center_redirects_by_id", BY_ID, "/help_center/help_centers/{id}/redirects",
                                "data", {"per_page": "250"})
 
@@ -81,8 +86,17 @@ CONFIGURATION_TABLES: tuple[TableSpec, ...] = (
               "external_page"),
     _snapshot("ai_content_import_sources", "/ai/content_import_sources", AI_CONTENT_IMPORT_SOURCE_FIELDS,
               "AI content import sources", "content_import_source"),
-    _snapshot("data_connectors", "/data_connectors", DATA_CONNECTOR_FIELDS, "data connectors",
-              "data_connector"),
+    snapshot_table("data_connectors", DATA_CONNECTORS, DATA_CONNECTOR_FIELDS, "data connectors",
+                   described_by="data_connector"),
+    child_table(
+        "data_connector_execution_results",
+        Children("data_connectors", "data_connector", fetch=EXECUTION_RESULTS, records=True), DATA_CONNECTORS,
+        {**DATA_CONNECTOR_EXECUTION_RESULT_FIELDS,
+         "data_connector_updated_at": col(TIME, "The data connector's updated_at when its runs were read.")},
+        "Each run of each data connector in the run's range (failed ones with their error), from GET "
+        "/data_connectors/{id}/execution_results?start_ts=&end_ts=; a run lands in the day of its created_at.",
+        key=("id",), described_by="data_connector_execution_result", partition_column="created_at",
+    ),
     _per_snapshot_parent("help_center_redirects", "help_centers", "help_center", HELP_CENTER_REDIRECTS,
                          HELP_CENTER_REDIRECT_FIELDS, "help center URL redirects", "help_center_redirect",
                          HELP_CENTERS),

@@ -88,13 +88,13 @@ class ChildCollector:
             self.result.over_cap.setdefault(self.spec.name, {})[parent_id] = (len(items), total)
         self.stager.add_records(child_rows(self.children, parent_id, version, items, total),
                                 snapshot_key=self.snapshot_key)
-        if self.snapshot_key is None:
+        if self.snapshot_key is None and not self.children.records:
             self.stager.note_parents(day_key(version), {parent_id: version})
 
     def _reuse(self) -> list[str]:
         """Stage the stored children of parents unchanged since they were fetched; the rest are to fetch."""
-        if self.snapshot_key is not None:
-            return list(self.candidates)
+        if self.snapshot_key is not None or self.children.records:
+            return list(self.candidates)  # a snapshot's lists, or records partitioned by their own time
         by_day: dict[str, list[str]] = defaultdict(list)
         for parent_id, version in self.candidates.items():
             by_day[day_key(version)].append(parent_id)
@@ -144,7 +144,12 @@ def complete_together(collectors: list[ChildCollector], client: IntercomClient) 
         _complete_batched(collectors, wanted, ids, client)
         return
     list_key = fetch.list_key if "." not in collectors[0].children.fetched else None
-    for parent_id, answer in client.get_many(fetch.path, ids, list_key=list_key, params=dict(fetch.params) or None):
+    params = dict(fetch.params)
+    if fetch.window_params is not None:
+        window = collectors[0].window
+        start, end = fetch.window_params
+        params.update({start: str(int(window.start.timestamp())), end: str(int(window.end.timestamp()) - 1)})
+    for parent_id, answer in client.get_many(fetch.path, ids, list_key=list_key, params=params or None):
         for collector, need in zip(collectors, wanted, strict=True):
             if parent_id in need:
                 collector.take(parent_id, answer)
