@@ -165,10 +165,10 @@ def test_a_refused_newer_endpoint_fails_only_its_tables(env, intercom_server, to
         result = _run(instance, today.isoformat(), raise_on_error=False)
         tags = instance.get_run_by_id(result.run_id).tags
     assert not result.success
-    assert tags[FAILED_TABLES_TAG] == "calls,contact_notes"
+    assert tags[FAILED_TABLES_TAG] == "call_transcripts,calls,contact_notes"  # transcripts are of the calls listed
     committed = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert {"contacts", "contact_segments", "macros", "side_conversations", "brands"} <= committed
-    assert not {"calls", "contact_notes"} & committed
+    assert not {"calls", "call_transcripts", "contact_notes"} & committed
 
 
 def test_opt_in_tables_are_out_of_the_default_selection_and_named_in(monkeypatch) -> None:
@@ -183,3 +183,27 @@ def test_opt_in_tables_are_out_of_the_default_selection_and_named_in(monkeypatch
     assert [s.name for s in load_settings().selected()] == ["contacts", "contact_notes"]
 
 
+
+
+def test_a_deleted_contact_takes_its_notes_segments_and_subscriptions(env, intercom_server, today, monkeypatch):
+    root, last = Path(env["INTERCOM_PARQUET_ROOT"]), today.isoformat()
+    monkeypatch.setenv("INTERCOM_DELETION_SWEEP_HOURS", "0")
+    newer = intercom_server.newer
+    contact = next(c for c in intercom_server.workspace.snapshot("contacts")
+                   if FIRST <= day_key(c["updated_at"]) < last and newer.notes("contact", c)
+                   and newer.contact_segments(c))
+    tables = ("contact_notes", "contact_segments", "contact_subscriptions")
+
+    def holding() -> set[str]:
+        return {table for table in tables
+                if contact["id"] in ds.dataset(root / table, format="parquet").to_table()["contact_id"].to_pylist()}
+
+    with DagsterInstance.ephemeral() as instance:
+        _run(instance, last)
+        assert {"contact_notes", "contact_segments"} <= holding()
+        intercom_server.delete_contact(contact["id"], datetime(2026, 11, 19, 10, tzinfo=UTC))
+        _run(instance, last)
+    assert holding() == set()
+    current = {table for table in tables if contact["id"] in ds.dataset(
+        root / "current" / table, format="parquet").to_table()["contact_id"].to_pylist()}
+    assert current == set()
