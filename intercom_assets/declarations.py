@@ -190,7 +190,9 @@ class TableSpec:
     owners: Owners | None = None
     # The table of what the deletion signals found (deleted_records): written by the run from its detections.
     logs_deletions: bool = False
-    # The component schema of the 2.16 description its rows are (or hold the fields of).
+    # The 2.16 description's component schema one row is (for a child table: the item's; where a list and a
+    # retrieve answer differ, the fuller one). test_field_coverage walks it: every property it gives is a
+    # declared column, or excluded with a reason in columns/undeclared.py. None only for the deletion log.
     described_by: str | None = None
     cost: Cost = field(default_factory=Cost)
 

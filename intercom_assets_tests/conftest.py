@@ -41,3 +41,28 @@ def today(monkeypatch: pytest.MonkeyPatch) -> date:
     """The day runs and sensors act on, frozen for this test (see clock.py): FROZEN_NOW's day."""
     freeze(monkeypatch.setattr)
     return FROZEN_NOW.date()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest files first (`pytest.mark.wall_seconds(N)` on a module: its measured wall time alone), so that with
+    `--dist loadfile --no-loadscope-reorder` the workers start with the files that mostly wait on Dagster's daemons
+    and end with short ones, instead of one long file running alone at the end."""
+
+    def wall_seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("wall_seconds")
+        return float(marker.args[0]) if marker else 0.0
+
+    items.sort(key=wall_seconds, reverse=True)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """With SUITE_TIMELINE=<file>, append when each test ended and on which worker (to balance the suite)."""
+    import json
+    import os
+    import time
+
+    path = os.environ.get("SUITE_TIMELINE")
+    if path:
+        with open(path, "a") as out:
+            out.write(json.dumps({"test": nodeid, "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+                                  "end": time.time()}) + "\n")

@@ -194,6 +194,11 @@ query Backfill($id: String!) {
 
 def backfill(dev: DagsterDev, tables: list[str], days: list[str], title: str) -> dict[str, Any]:
     """What the UI launches for a partition backfill of these tables over these days; waits until it ends."""
+    return wait_for_backfill(dev, launch_backfill(dev, tables, days, title))
+
+
+def launch_backfill(dev: DagsterDev, tables: list[str], days: list[str], title: str) -> str:
+    """Launch what the UI launches for a partition backfill of these tables over these days; its id."""
     params = {
         "assetSelection": [{"path": ["intercom", table]} for table in tables],
         "partitionNames": days,
@@ -202,7 +207,7 @@ def backfill(dev: DagsterDev, tables: list[str], days: list[str], title: str) ->
     }
     launched = dev.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    return wait_for_backfill(dev, launched["backfillId"])
+    return launched["backfillId"]
 
 
 def wait_for_backfill(dev: DagsterDev, backfill_id: str) -> dict[str, Any]:

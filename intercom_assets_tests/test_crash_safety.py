@@ -46,6 +46,8 @@ from intercom_assets_tests.dagster_dev import DagsterDev, explain_failure, launc
 from intercom_assets_tests.demo import REPO_ROOT, open_instance
 from intercom_assets_tests.intercom_server import IntercomTestServer
 
+pytestmark = pytest.mark.wall_seconds(110)  # measured alone; the suite starts the longest files first
+
 FIRST, LAST = "2026-11-14", "2026-11-20"
 DAYS = keys_between(FIRST, LAST)
 # The range ends before today: the history tables are written, snapshot tables (today only) are not.

@@ -28,7 +28,7 @@ from intercom_assets.lake.current_state import (
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import key_start
 from intercom_assets.resources import ParquetStorageResource
-from intercom_assets.schemas import EXTRACTED_AT_COLUMN
+from intercom_assets.schemas import EXTRACTED_AT_COLUMN, Column, RowConverter, Struct
 from intercom_assets.tables import TABLES_BY_NAME, TableSpec, table_rows
 
 DAYS = [f"2026-03-{d:02d}" for d in range(1, 11)]
@@ -320,3 +320,44 @@ def test_state_size_on_an_object_store(tmp_path):
     assert state_size(store, "contacts", scratch) == StateSize(files=2, rows=6, footers_read=0)
     cur.write_table("contacts", DAYS[1], rows.slice(0, 1), scratch)
     assert state_size(store, "contacts", scratch) == StateSize(files=2, rows=4, footers_read=1)
+
+
+def _before_members_were_added(fields: dict, column: str, member_path: tuple[str, ...], names: set[str]) -> dict:
+    """A declaration as it was before `names` were added to the struct at `column`.`member_path`."""
+    def strip(ftype, path):
+        inner = ftype.type if isinstance(ftype, Column) else ftype
+        if not path:
+            inner = Struct(tuple(m for m in inner.fields if m[0] not in names), inner.aliases, inner.scalar_into)
+        else:
+            inner = Struct(tuple((n, strip(t, path[1:]) if n == path[0] else t) for n, t in inner.fields),
+                           inner.aliases, inner.scalar_into)
+        return Column(inner, ftype.description) if isinstance(ftype, Column) else inner
+
+    return {name: strip(ftype, member_path) if name == column else ftype for name, ftype in fields.items()}
+
+
+def test_files_written_before_a_declaration_gained_a_column_and_struct_members_still_read(store):
+    """Columns are only ever added: a stored file without them (conversations before `conversation_parts` and the
+    source author's `from_ai_agent`/`is_ai_answer` were declared) reads into today's schema, its values kept and
+    the new fields null, beside files written after."""
+    old_fields = _before_members_were_added(
+        {k: v for k, v in CONVERSATIONS.fields.items() if k != "conversation_parts"}, "source", ("author",),
+        {"from_ai_agent", "is_ai_answer"})
+    old = RowConverter(old_fields, non_null=CONVERSATIONS.key)
+    record = {**_conversation("c1", DAYS[0]), "source": {"author": {"type": "admin", "id": "7", "name": "Ann"}}}
+    rows = [old.convert_row(row) for row in table_rows(CONVERSATIONS, record)]
+    store.write_table("conversations", DAYS[0], pa.Table.from_batches([old.to_batch(rows, RUN)]),
+                      store.root.parent / "scratch")
+    assert "conversation_parts" not in store.read("conversations", DAYS[0]).column_names
+    newer = {**_conversation("c2", DAYS[1], parts=["p1", "p2"]),
+             "source": {"author": {"type": "bot", "id": "8", "from_ai_agent": True, "is_ai_answer": True}}}
+    _write(store, CONVERSATIONS, DAYS[1], [newer])
+    rebuild(store, CONVERSATIONS)
+    state = read_current(store, "conversations")
+    assert state.schema == CONVERSATIONS.converter().schema
+    by_id = {row["id"]: row for row in state.to_pylist()}
+    assert by_id["c1"]["source"]["author"] == {"type": "admin", "id": "7", "name": "Ann", "email": None,
+                                               "from_ai_agent": None, "is_ai_answer": None}
+    assert by_id["c1"]["conversation_parts"] is None
+    assert by_id["c2"]["source"]["author"]["from_ai_agent"] is True
+    assert by_id["c2"]["conversation_parts"] == {"type": None, "total_count": 2}

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from intercom_assets.automation.checks import CHECK_VALID
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import TRIGGER_TAG, range_tags
@@ -27,6 +29,8 @@ from intercom_assets_tests.dagster_dev import (
     wait_for_run,
 )
 from intercom_assets_tests.webhook import Webhook
+
+pytestmark = pytest.mark.wall_seconds(210)  # measured alone; the suite starts the longest files first
 
 ALERT_WAIT_SECONDS = 180
 CHECK_SENSOR = "intercom_check_failure_sensor"

@@ -45,6 +45,8 @@ from intercom_assets_tests.dagster_dev import (
 from intercom_assets_tests.demo import DEMO_TOKEN, REPO_ROOT, bundled_server, spawn_group, stop_process_group
 from intercom_assets_tests.dev import kill_group, wait_group
 
+pytestmark = pytest.mark.wall_seconds(60)  # measured alone; the suite starts the longest files first
+
 SCHEDULE = "intercom_attribution_window_schedule"
 PG_USER, PG_PASSWORD, PG_DB = "dagster", "pg-test-password-8c1f", "dagster_prod"
 STARTUP_TIMEOUT_SECONDS = 120.0

@@ -23,6 +23,8 @@ from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets_tests.intercom_server import Faults
 
+pytestmark = pytest.mark.wall_seconds(40)  # measured alone; the suite starts the longest files first
+
 REPO = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2026-11-17", "2026-11-20"
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intercom_assets.columns.shared import ATTACHMENT, EMAIL_ADDRESS_HEADER, REFERENCE, TAG_BASIC
+from intercom_assets.columns.shared import ATTACHMENT, AUTHOR, EMAIL_ADDRESS_HEADER, REFERENCE, TAG_BASIC
 from intercom_assets.schemas import BOOL, INT, JSON, MAP, STRING, TIME, FieldType, col, list_of, struct
 
 EMAIL_MESSAGE_METADATA = struct(
@@ -56,17 +56,7 @@ CONVERSATION_PART_FIELDS: dict[str, FieldType] = {
     "updated_at": col(TIME, "When the part was last updated."),
     "notified_at": col(TIME, "When the user was notified of the part."),
     "assigned_to": col(REFERENCE, "The admin the conversation was assigned to by this part, if any."),
-    "author": col(
-        struct(
-            type=col(STRING, "The type of the author."),
-            id=col(STRING, "The id of the author."),
-            name=col(STRING, "The name of the author."),
-            email=col(STRING, "The email of the author."),
-            from_ai_agent=col(BOOL, "Whether the AI Agent sent the part."),
-            is_ai_answer=col(BOOL, "Whether the AI Agent generated the body."),
-        ),
-        "Who wrote or triggered the part: a contact, admin, team or bot.",
-    ),
+    "author": col(AUTHOR, "Who wrote or triggered the part: a contact, admin, team or bot."),
     "attachments": col(list_of(ATTACHMENT), "The part's attachments."),
     "external_id": col(STRING, "The external id of the part."),
     "redacted": col(BOOL, "Whether the part has been redacted."),

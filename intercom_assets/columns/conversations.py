@@ -9,6 +9,7 @@ from intercom_assets.columns.companies import COMPANY_FIELDS
 from intercom_assets.columns.conversation_parts import CONVERSATION_PART_FIELDS
 from intercom_assets.columns.shared import (
     ATTACHMENT,
+    AUTHOR,
     CONTACT_REFERENCE,
     EMAIL_ADDRESS_HEADER,
     LINKED_OBJECTS,
@@ -66,15 +67,7 @@ SOURCE = struct(
     delivered_as=col(STRING, "How the conversation was initiated."),
     subject=col(STRING, "The message subject."),
     body=col(STRING, "The message body, which may contain HTML."),
-    author=col(
-        struct(
-            type=col(STRING, "The type of the author."),
-            id=col(STRING, "The id of the author."),
-            name=col(STRING, "The name of the author."),
-            email=col(STRING, "The email of the author."),
-        ),
-        "Who started the conversation: a contact, admin or bot.",
-    ),
+    author=col(AUTHOR, "Who started the conversation: a contact, admin or bot."),
     attachments=col(list_of(ATTACHMENT), "The source message's attachments."),
     url=col(STRING, "The URL where the conversation was started."),
     redacted=col(BOOL, "Whether the source message has been redacted."),
@@ -249,6 +242,13 @@ CONVERSATION_FIELDS: dict[str, FieldType] = {
         "The SLA applied to the conversation.",
     ),
     "statistics": col(STATISTICS, "Reporting timestamps and metrics of the conversation."),
+    "conversation_parts": col(
+        struct(
+            type=col(STRING, "Always conversation_part.list."),
+            total_count=col(INT, "How many parts the conversation has."),
+        ),
+        "The summary of the conversation's parts, when the answer gives one (the parts are conversation_parts rows).",
+    ),
     "linked_objects": col(LINKED_OBJECTS, "Linked conversations and tickets."),
     "ticket": col(CONVERSATION_TICKET, "The ticket the conversation is, if any (sent by the real API)."),
     "ai_agent_participated": col(BOOL, "Whether the AI Agent participated."),

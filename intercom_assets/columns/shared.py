@@ -72,6 +72,18 @@ LINKED_OBJECTS = struct(
     ),
 )
 
+# Who wrote a conversation's source message, a conversation part or a ticket part. The 2.16 description gives
+# `from_ai_agent` and `is_ai_answer` only on a conversation part's author; they are declared on every author so
+# that an AI Agent's message is typed wherever the API says so, not left in `_extra`.
+AUTHOR = struct(
+    type=col(STRING, "The type of the author (e.g. user, lead, admin, team, bot)."),
+    id=col(STRING, "The id of the author."),
+    name=col(STRING, "The name of the author."),
+    email=col(STRING, "The email of the author."),
+    from_ai_agent=col(BOOL, "Whether the AI Agent sent the message."),
+    is_ai_answer=col(BOOL, "Whether the AI Agent generated the message's body."),
+)
+
 EMAIL_ADDRESS_HEADER = struct(
     type=col(STRING, "The header: from, to, cc, bcc or reply_to."),
     email_address=col(STRING, "The email address."),

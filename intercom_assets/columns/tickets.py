@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intercom_assets.columns.shared import ATTACHMENT, CONTACT_REFERENCE, LINKED_OBJECTS, REFERENCE
+from intercom_assets.columns.shared import ATTACHMENT, AUTHOR, CONTACT_REFERENCE, LINKED_OBJECTS, REFERENCE
 from intercom_assets.schemas import BOOL, INT, JSON, MAP, STRING, TIME, FieldType, col, list_of, struct
 
 _STATE_FIELDS: dict[str, FieldType] = {
@@ -78,15 +78,7 @@ _PART_FIELDS: dict[str, FieldType] = {
     "created_at": col(TIME, "When the part was created."),
     "updated_at": col(TIME, "When the part was last updated."),
     "assigned_to": col(REFERENCE, "The admin the ticket was assigned to by this part, if any."),
-    "author": col(
-        struct(
-            type=col(STRING, "The type of the author."),
-            id=col(STRING, "The id of the author."),
-            name=col(STRING, "The name of the author."),
-            email=col(STRING, "The email of the author."),
-        ),
-        "Who wrote or triggered the part: a bot, admin, team or user.",
-    ),
+    "author": col(AUTHOR, "Who wrote or triggered the part: a bot, admin, team or user."),
     "attachments": col(list_of(ATTACHMENT), "The part's attachments."),
     "external_id": col(STRING, "The external id of the part."),
     "redacted": col(BOOL, "Whether the part has been redacted."),

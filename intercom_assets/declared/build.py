@@ -72,6 +72,7 @@ def contacts_with_role(name: str, role: str, replaces: str) -> TableSpec:
         replaces=replaces,
         rows=with_role(role),
         subset_of="contacts",
+        described_by="contact",
     )
 
 
@@ -105,6 +106,7 @@ def data_attributes(model: str) -> TableSpec:
         DATA_ATTRIBUTE_FIELDS,
         f"{model} data attributes (built-in and custom)",
         rows=data_attribute_rows,
+        described_by="data_attribute",
     )
 
 
