@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance, DagsterRunStatus, DefaultScheduleStatus, Definitions
 from dagster._core.event_api import EventLogRecord
@@ -36,9 +37,11 @@ from intercom_assets.automation.maintenance import (
 from intercom_assets.automation.schedules import range_tags
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
+from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
+from intercom_assets.tables import TABLES_BY_NAME
 from intercom_assets_tests.clock import FROZEN_NOW
 from intercom_assets_tests.demo import open_instance
 
@@ -242,13 +245,27 @@ def test_maintenance_job_and_schedule_in_the_code_location(intercom_env, home, m
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
     with open_instance(home) as instance:
         run = _run(defs, instance, "2026-11-18", "2026-11-20")
+        # a day written before conversations gained a column: its file lacks it (and the stored file says so)
+        store = ParquetStore(intercom_env["INTERCOM_PARQUET_ROOT"])
+        before = store.read("conversations", "2026-11-19")
+        added = before.schema.names[-3]
+        old_file = Path(str(store.partition_path("conversations", "2026-11-19")))
+        pq.write_table(before.drop_columns([added]), old_file)
         result = defs.resolve_job_def(MAINTENANCE_JOB).execute_in_process(instance=instance)
         assert result.success
-        metadata = next(e for e in result.all_events if e.is_successful_output).step_output_data.metadata
+        outputs = {e.step_key: e.step_output_data.metadata for e in result.all_events if e.is_successful_output}
+        metadata = outputs["intercom_prune_instance"]
         assert metadata["retention_days"].value == 3
         # The run is minutes old: nothing to delete; the SQLite files are still compacted.
         assert metadata["runs_deleted"].value == 0 and metadata["instance_bytes_after"].value > 0
         assert instance.get_run_record_by_id(run) is not None
+        # every file has its table's declared schema again: the old day's column is back, null, the rest kept
+        upgrade = outputs["intercom_upgrade_lake_schemas"]
+        assert upgrade["files_rewritten"].value == 1 and upgrade["files_checked"].value > 30, upgrade
+        after = store.read("conversations", "2026-11-19")
+        assert after.schema.equals(TABLES_BY_NAME["conversations"].converter().schema)
+        assert after.drop_columns([added]).equals(before.drop_columns([added]))
+        assert after[added].null_count == after.num_rows
 
 
 @pytest.mark.parametrize("raw", ["0", "x", "3651"])

@@ -22,6 +22,7 @@ check row of a deleted run goes. The op runs in the extraction's pool: no run ma
 copies.
 """
 
+import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +70,12 @@ from intercom_assets.automation.instance_storage import (
     vacuum,
 )
 from intercom_assets.keys import POOL
+from intercom_assets.lake.current_state import current_store
+from intercom_assets.lake.schema_upgrade import upgrade_schemas
+from intercom_assets.lake.staging import fresh_staging_dir
+from intercom_assets.resources import ParquetStorageResource
 from intercom_assets.settings import Settings
+from intercom_assets.tables import TABLES
 
 MAINTENANCE_JOB = "intercom_maintenance_job"
 MAINTENANCE_SCHEDULE = "intercom_maintenance_schedule"
@@ -336,14 +342,30 @@ def build_maintenance_job(settings: Settings) -> JobDefinition:
             **{name: value for name, value in sizes.items() if value is not None}, "seconds": round(report.seconds, 2),
         })
 
+    @op(name="intercom_upgrade_lake_schemas", pool=POOL)
+    def intercom_upgrade_lake_schemas(context: OpExecutionContext,
+                                      parquet_storage: ParquetStorageResource) -> Output[None]:
+        """Files written before a column was declared get the declared schema (lake/schema_upgrade.py)."""
+        store = parquet_storage.get_store()
+        scratch = fresh_staging_dir(parquet_storage.staging_dir)
+        try:
+            report = upgrade_schemas((("", store), ("current/", current_store(store))), TABLES, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        context.log.info(report.summary())
+        return Output(None, metadata={"files_checked": report.files_checked,
+                                      "files_rewritten": len(report.rewritten)})
+
     @job(
         name=MAINTENANCE_JOB,
         description=f"Deletes finished runs older than {settings.run_retention_days} days (re-recording the newest "
-        "materialization and check result they still hold), then VACUUMs a SQLite instance.",
+        "materialization and check result they still hold), then VACUUMs a SQLite instance; rewrites lake files "
+        "written before a column was declared in their table's declared schema.",
         config={"ops": {"intercom_prune_instance": {"config": {"retention_days": settings.run_retention_days}}}},
     )
     def intercom_maintenance_job() -> None:
         intercom_prune_instance()
+        intercom_upgrade_lake_schemas()
 
     return intercom_maintenance_job
 

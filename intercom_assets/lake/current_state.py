@@ -52,6 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from intercom_assets.lake.schema_upgrade import conform
 from intercom_assets.lake.staging import dedupe_newest
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.schemas import EXTRACTED_AT_COLUMN
@@ -108,7 +109,7 @@ def read_current(store: ParquetStore, table: str, columns: list[str] | None = No
     schema = spec.converter().schema
     if columns is not None:
         schema = pa.schema([schema.field(name) for name in columns])
-    pieces = [_conform(cur.read(table, day, columns), schema) for day in sorted(cur.stored_partitions(table))]
+    pieces = [conform(cur.read(table, day, columns), schema) for day in sorted(cur.stored_partitions(table))]
     return pa.concat_tables(pieces) if pieces else schema.empty_table()
 
 
@@ -126,7 +127,7 @@ def rebuild(store: ParquetStore, spec: TableSpec, removals: Mapping[str, Iterabl
         base, cur = TABLES_BY_NAME[spec.subset_of], current_store(store)
         homes = cur.stored_partitions(base.name)
         for day in sorted(homes | cur.stored_partitions(spec.name)):
-            content = _conform(cur.read(base.name, day), base.converter().schema) if day in homes else None
+            content = conform(cur.read(base.name, day), base.converter().schema) if day in homes else None
             _store_home(cur, spec, day, _subset_rows(spec, content), _scratch(scratch), report)
         report.seconds = time.monotonic() - started
         return report
@@ -208,13 +209,13 @@ def _merge(store: ParquetStore, spec: TableSpec, partitions: list[str], removals
     report.subsets = [RefreshReport(s.name) for s in subsets]
     scratch_dir = _scratch(scratch)
     for day in sorted(touched | set(by_day) | set(losers)):
-        old = _conform(cur.read(spec.name, day), schema) if day in homes else None
+        old = conform(cur.read(spec.name, day), schema) if day in homes else None
         pieces = []
         if old is not None and not from_scratch:
             drop = losers.get(day)
             pieces.append(old.filter(pc.invert(pa.array(_hits(old[group], drop)))) if drop else old)
         if day in by_day:
-            rows = _conform(store.read(spec.name, day), schema)
+            rows = conform(store.read(spec.name, day), schema)
             pieces.append(rows.filter(_is_winner(rows, by_day[day], group, version)))
         content = pa.concat_tables(pieces) if pieces else schema.empty_table()
         for name, ids in removed.items():
@@ -338,7 +339,7 @@ def _store_home(cur: ParquetStore, spec: TableSpec, day: str, content: pa.Table 
             _delete(cur, spec.name, day)
             report.files_deleted += 1
         return
-    if exists and _same(old if old is not None else _conform(cur.read(spec.name, day), content.schema), content):
+    if exists and _same(old if old is not None else conform(cur.read(spec.name, day), content.schema), content):
         return
     cur.write_table(spec.name, day, content, scratch)
     report.files_rewritten += 1
@@ -380,15 +381,6 @@ def _delete(cur: ParquetStore, table: str, day: str) -> None:
             Path(path.parent.path).rmdir()
         except OSError:
             pass
-
-
-def _conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
-    """The rows in exactly `schema` (a column added to the registry since the file was written reads as nulls)."""
-    if data.schema.equals(schema):
-        return data.replace_schema_metadata(schema.metadata)
-    arrays = [pc.cast(data[f.name], f.type) if f.name in data.column_names else pa.nulls(data.num_rows, f.type)
-              for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _scratch(scratch: Path | None) -> Path:

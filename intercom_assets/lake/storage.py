@@ -126,6 +126,14 @@ class ParquetStore:
         with path.open("rb") as handle:
             return pq.ParquetFile(handle).metadata.num_rows
 
+    def read_schema(self, table: str, partition_key: str) -> pa.Schema:
+        """The schema of a stored partition, from the Parquet footer only."""
+        path = self.partition_path(table, partition_key)
+        if _is_local(path):
+            return pq.read_schema(str(path.path))
+        with path.open("rb") as handle:
+            return pq.read_schema(handle)
+
     def write_file(self, table: str, partition_key: str, local_file: Path) -> UPath:
         """Replace a partition with an already written local Parquet file, atomically."""
         return self._replace(self.partition_path(table, partition_key), local_file)
