@@ -4,7 +4,8 @@ Each tick runs in its own process (the server in another), so wall times, peak m
 extractor's own. Phases: a full-window tick under latency and a rate limit; a steady tick as the schedule makes
 it after 1% of the records changed, with the companies scroll on its own cadence; the same two without latency
 or limit (their CPU floors); the four base tables alone against a bare sequential loop over the same pages; the
-full tick at concurrency 1 (the sequential baseline). `--catchup` measures a 365-day catch-up instead.
+full tick at concurrency 1 (the sequential baseline); a full and a steady tick with the opt-in tables switched
+on (their requests per endpoint). `--catchup` measures a 365-day catch-up instead.
 
 A rate floor counts a run's requests at the rate the product may use: the server's limit ×
 INTERCOM_RATE_LIMIT_SHARE.
@@ -29,13 +30,18 @@ from benchmarks import split, workspaces_bench
 from benchmarks.ceiling import run_ceiling
 from benchmarks.peer_tap import run_peer_tap, summary_line
 from benchmarks.server_process import TOKEN, ServerProcess
+from intercom_assets.declared.configuration import CONFIGURATION_TABLES
+from intercom_assets.declared.engagement import ENGAGEMENT_TABLES
 from intercom_assets.partitions import key_start, trailing_window
 from intercom_assets.resources import DEFAULT_RATE_LIMIT_SHARE
+from intercom_assets.tables import TABLES
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_TABLES = ("contacts", "companies", "conversations", "conversation_parts")
 SCROLL_PAGES = "GET /companies/scroll"
 CADENCE_MINUTES = 120  # INTERCOM_COMPANIES_REFRESH_MINUTES of the steady ticks and the catch-up
+# the tables of the newer 2.16 resources in the default selection (their requests are reported on their own)
+NEWER_DEFAULT = {spec.name for spec in (*ENGAGEMENT_TABLES, *CONFIGURATION_TABLES) if spec.in_default_selection}
 
 
 class Bench:
@@ -131,6 +137,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--rate-limit", type=int, default=10_000, help="requests per minute")
     parser.add_argument("--skip-baseline", action="store_true", help="skip the concurrency-1 tick (slowest)")
+    parser.add_argument("--skip-opt-in", action="store_true",
+                        help="skip the ticks with the opt-in tables switched on (their requests per endpoint)")
     parser.add_argument("--skip-peer", action="store_true", help="skip Singer's tap-intercom (own venv, capped)")
     parser.add_argument("--skip-cpu", action="store_true",
                         help="skip the phases without latency (CPU floors, rows/s against the bare loop)")
@@ -249,10 +257,44 @@ def _ticks(bench: Bench, rows: _Report, in_window: dict[str, int], start: dateti
             ("baseline (concurrency 1): extraction time", f"{seq['extraction_seconds_run']:.1f} s"),
             ("speed-up over the baseline", f"{seq['extraction_seconds_run'] / full['extraction_seconds_run']:.1f} x"),
         ]
+    if not args.skip_opt_in:
+        _opt_in(bench, rows, full, steady)
     if not args.skip_peer:
         peer = run_peer_tap(srv.base_url, TOKEN, start, bench.scratch / "peer",
                             request_counts=lambda: srv.call("request_counts"))
         rows.append(("peer: Singer tap-intercom, same window", summary_line(peer)))
+
+
+def _per_endpoint(counts: dict[str, int], endpoints: dict[str, str]) -> str:
+    """Requests of each table's own endpoint: `table (endpoint): n`."""
+    return ", ".join(f"{table} ({endpoint}): {counts.get(endpoint, 0)}" for table, endpoint in endpoints.items())
+
+
+def _opt_in(bench: Bench, rows: _Report, full: dict[str, Any], steady: dict[str, Any]) -> None:
+    """The opt-in tables' cost: a full and a steady tick with every table switched on, their requests per
+    opt-in table's endpoint, against the default selection's ticks measured before."""
+    opt_in = {spec.name: f"GET {spec.children.fetch.path}" for spec in TABLES
+              if not spec.in_default_selection and spec.children is not None and spec.children.fetch is not None}
+    newer = {spec.name: spec.source.request.split("?")[0] for spec in TABLES
+             if spec.name in NEWER_DEFAULT and spec.children is None}
+    selection = "default," + ",".join(opt_in)
+    home = bench.new_home()
+    every = bench.tick("root-opt-in", home, INTERCOM_TABLES=selection)
+    changed = bench.srv.bump(0.01, datetime.now(UTC) - timedelta(minutes=5))
+    every_steady = bench.tick("root-opt-in", home, mode="schedule", INTERCOM_TABLES=selection,
+                              INTERCOM_COMPANIES_REFRESH_MINUTES=str(CADENCE_MINUTES))
+    rows += [
+        ("full tick: requests of the newer default tables", _per_endpoint(full["server_counts"], newer)),
+        ("opt-in, full tick: requests per opt-in table", _per_endpoint(every["server_counts"], opt_in)),
+        ("opt-in, full tick: requests / extraction vs default selection",
+         f"{every['requests']} / {every['extraction_seconds_run']:.1f} s vs {full['requests']} / "
+         f"{full['extraction_seconds_run']:.1f} s"),
+        ("opt-in, steady tick: records changed (1%)", json.dumps(changed)),
+        ("opt-in, steady tick: requests per opt-in table", _per_endpoint(every_steady["server_counts"], opt_in)),
+        ("opt-in, steady tick: requests / extraction vs default selection",
+         f"{every_steady['requests']} / {every_steady['extraction_seconds_run']:.1f} s vs {steady['requests']} / "
+         f"{steady['extraction_seconds_run']:.1f} s"),
+    ]
 
 
 def _steady(bench: Bench, rows: _Report, in_window: dict[str, int], home: Path) -> dict[str, Any]:

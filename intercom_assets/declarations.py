@@ -18,7 +18,8 @@ SEARCH = "search"  # POST …/search, cursor in the body; the window is a server
 SCROLL = "scroll"  # GET /companies/scroll: every record; the window is applied here, on `window_field`
 PAGES = "pages"  # GET with `pages.next` (a cursor or a page number), or a single page
 BY_ID = "by_id"  # GET …/{id} per parent record
-PAGING_METHODS = {SEARCH: "POST", SCROLL: "GET", PAGES: "GET", BY_ID: "GET"}
+BATCH = "batch"  # POST with many parents' values in the body (`batch_field`, `batch_size` at most)
+PAGING_METHODS = {SEARCH: "POST", SCROLL: "GET", PAGES: "GET", BY_ID: "GET", BATCH: "POST"}
 # How the window applies to a PAGES source: by request parameters (created_at_after/before), or here.
 WINDOW_PARAMS = "params"
 WINDOW_FIELD = "field"
@@ -82,6 +83,15 @@ class Source:
     # A WINDOW_FIELD list that comes sorted by `window_field`, newest first (the description says so of GET
     # /articles): it is read only down to the run's window, the rest being older still.
     newest_first: bool = False
+    # A WINDOW_FIELD list that takes the window's start as a parameter (GET /macros?updated_since=): the server
+    # leaves older records out, so a run reads only the window's pages.
+    since_param: str | None = None
+    # BATCH: the body's list of values, and how many one request takes
+    batch_field: str | None = None
+    batch_size: int = 0
+    # A per-parent request windowed by parameters of its own, (start, end) in Unix seconds (a data connector's
+    # runs: start_ts, end_ts; without them the API answers the last hour only)
+    window_params: tuple[str, str] | None = None
     deletions: DeletionSignal | None = None
 
     @property
@@ -109,6 +119,21 @@ class Children:
     fetched: str = "data"
     total: str | None = None
     items_are: str | None = None  # the table whose records the items are (a contact's companies: companies)
+    # Rows are the items of this list inside each item (a side conversation's parts), each carrying its item's
+    # `within_id` (the side conversation's id).
+    within: str | None = None
+    within_id: str = "id"
+    within_keep: tuple[str, ...] = ()  # other fields of the item each inner row carries (a transcript's status)
+    within_index: str | None = None  # column numbering the inner rows from 0 (a transcript's line order)
+    # BATCH fetch: the parent field whose values the request takes (a call's conversation_id; parents without
+    # one are not asked), and the answer items' field naming the parent (the call's id)
+    batch_by: str | None = None
+    match_on: str = "id"
+    # Each item is a record of its own (a data connector's runs): keyed by its id and partitioned by its own time,
+    # not a list replaced whole with its parent's next version
+    records: bool = False
+    # Columns copied out of each item, (column, dotted path): a key column nested in an object (teammate.id).
+    lift: tuple[tuple[str, str], ...] = ()
 
     @property
     def id_column(self) -> str:
@@ -130,6 +155,16 @@ class Owners:
 
     table: str
     path: str
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a table costs beyond the pass it shares: requests per parent record the pass reads (a contact's notes:
+    one per changed contact), and whether the default selection takes it. A table that costs a request per
+    contact, company or conversation is `opt_in`: INTERCOM_TABLES switches it on by name."""
+
+    requests_per_parent: int = 0
+    opt_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +194,12 @@ class TableSpec:
     # retrieve answer differ, the fuller one). test_field_coverage walks it: every property it gives is a
     # declared column, or excluded with a reason in columns/undeclared.py. None only for the deletion log.
     described_by: str | None = None
+    cost: Cost = field(default_factory=Cost)
+
+    @property
+    def in_default_selection(self) -> bool:
+        """Whether the default selection (INTERCOM_TABLES unset) takes this table."""
+        return not self.cost.opt_in
 
     @property
     def is_snapshot(self) -> bool:
@@ -181,8 +222,8 @@ class TableSpec:
 
     @property
     def parent_key(self) -> str | None:
-        """Column naming the parent record, when one parent record yields many rows."""
-        return self.children.id_column if self.children else None
+        """Column naming the parent record, when one parent record yields many rows (a list replaced whole)."""
+        return self.children.id_column if self.children and not self.children.records else None
 
     @property
     def part_total_column(self) -> str | None:
@@ -250,5 +291,14 @@ def child_rows(
     if children.total_column is not None:
         extra[children.total_column] = total
     for item in items:
-        if isinstance(item, dict):
-            yield {**item, **extra}
+        if not isinstance(item, dict):
+            continue
+        if children.within is None:
+            yield {**item, **{column: value_at(item, path) for column, path in children.lift}, **extra}
+            continue
+        inner = value_at(item, children.within)
+        kept = {name: item.get(name) for name in (children.within_id, *children.within_keep)}
+        for index, sub in enumerate(inner if isinstance(inner, list) else ()):
+            if isinstance(sub, dict):
+                numbered = {children.within_index: index} if children.within_index else {}
+                yield {**sub, **kept, **numbered, **extra}

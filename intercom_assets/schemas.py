@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -21,6 +22,20 @@ EXTRA_COLUMN = "_extra"
 EXTRACTED_AT_COLUMN = "_extracted_at"
 # Unix seconds outside this span cannot be meant as Intercom times (year 1970 .. 2200); kept in _extra instead.
 _MAX_SECONDS = 7_258_118_400
+
+
+def unix_seconds(value: Any) -> float | None:
+    """A time as Unix seconds: a number, or an ISO-8601 text with its offset (the newer 2.16 resources, macros,
+    handling events, data connectors, send `"2025-07-17T11:18:08.000Z"`); None for anything else."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and len(value) >= 20 and value[4:5] == "-" and value[10:11] == "T":
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed.timestamp() if parsed.tzinfo is not None else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -163,8 +178,9 @@ def _coerce_scalar(value: Any, kind: Kind) -> tuple[Any, bool]:
             return float(value), True
         return None, False
     if kind is TIME:
-        if isinstance(value, int | float) and 0 <= value < _MAX_SECONDS:
-            return int(value * 1000), True
+        seconds = unix_seconds(value)
+        if seconds is not None and 0 <= seconds < _MAX_SECONDS:
+            return int(seconds * 1000), True
         return None, False
     raise TypeError(f"unknown kind {kind!r}")
 

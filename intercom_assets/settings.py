@@ -17,7 +17,7 @@ from dagster._utils.schedules import is_valid_cron_string
 from intercom_assets.errors import SettingsError
 from intercom_assets.keys import KEY_PREFIX, WorkspaceNames
 from intercom_assets.lake.pii_policy import PiiPolicy, load_pii_policy
-from intercom_assets.tables import TABLES, TABLES_BY_NAME, TableSpec
+from intercom_assets.tables import DEFAULT_TABLES, TABLES, TABLES_BY_NAME, TableSpec
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 DEFAULT_HISTORY_DAYS = 365
@@ -67,8 +67,11 @@ class Settings:
         return self.support_metrics and self.names.is_default
 
     def selected(self) -> tuple[TableSpec, ...]:
-        """The declarations of the selected tables, in registry order (every table when none is named)."""
-        return tuple(spec for spec in TABLES if not self.tables or spec.name in self.tables)
+        """The declarations of the selected tables, in registry order: when none is named, the default selection
+        (every table but the opt-in ones, which cost a request per contact, company or conversation)."""
+        if not self.tables:
+            return DEFAULT_TABLES
+        return tuple(spec for spec in TABLES if spec.name in self.tables)
 
 
 def _parse_start_date(raw: str | None, today: date) -> date:
@@ -142,15 +145,24 @@ def _parse_webhook(raw: str | None) -> str | None:
     return value
 
 
+# In INTERCOM_TABLES, the default selection (so `default,contact_notes` adds one opt-in table to it).
+DEFAULT_SELECTION = "default"
+
+
 def _parse_tables(raw: str | None) -> tuple[str, ...]:
     if raw is None or not raw.strip():
         return ()
-    names = [name.strip() for name in raw.split(",") if name.strip()]
+    names: list[str] = []
+    for name in (name.strip() for name in raw.split(",")):
+        if name == DEFAULT_SELECTION:
+            names.extend(spec.name for spec in DEFAULT_TABLES)
+        elif name:
+            names.append(name)
     unknown = [name for name in names if name not in TABLES_BY_NAME]
     if unknown:
         raise SettingsError(
             f"INTERCOM_TABLES names unknown tables {unknown}: use comma-separated names from "
-            f"{', '.join(TABLES_BY_NAME)}"
+            f"{', '.join(TABLES_BY_NAME)} (or `{DEFAULT_SELECTION}` for the default selection)"
         )
     return tuple(dict.fromkeys(names))
 

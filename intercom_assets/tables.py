@@ -18,7 +18,7 @@ A table is one of four things:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from intercom_assets.columns.companies import COMPANY_FIELDS, COMPANY_SEGMENT_FIELDS
@@ -43,15 +43,13 @@ from intercom_assets.columns.workspace import (
     ACTIVITY_LOG_FIELDS,
     ADMIN_FIELDS,
     AWAY_STATUS_REASON_FIELDS,
-    DATA_ATTRIBUTE_FIELDS,
     SUBSCRIPTION_TYPE_FIELDS,
     TAG_FIELDS,
     TEAM_FIELDS,
 )
 from intercom_assets.declarations import (
+    BATCH,
     BY_ID,
-    DELETED,
-    MERGED,
     PAGES,
     PAGING_METHODS,
     SCROLL,
@@ -59,22 +57,43 @@ from intercom_assets.declarations import (
     WINDOW_FIELD,
     WINDOW_PARAMS,
     Children,
-    DeletionSignal,
-    MergeHistory,
+    Cost,
     Owners,
-    Probe,
     Source,
     TableSpec,
     child_rows,
     embedded_items,
     fetched_items,
 )
-from intercom_assets.schemas import STRING, TIME, FieldType, col
+from intercom_assets.declared.build import (
+    child_table,
+    contacts_with_role,
+    data_attributes,
+    snapshot_list,
+    snapshot_table,
+    windowed_table,
+    without,
+)
+from intercom_assets.declared.configuration import CONFIGURATION_TABLES, HELP_CENTERS
+from intercom_assets.declared.engagement import ENGAGEMENT_TABLES
+from intercom_assets.declared.sources import (
+    ACTIVITY_LOGS,
+    COMPANIES_SCROLL,
+    CONTACT_COMPANIES,
+    CONTACT_TAGS,
+    CONTACTS_SEARCH,
+    CONVERSATION_DETAILS,
+    CONVERSATIONS_DELETED,
+    CONVERSATIONS_SEARCH,
+    TICKET_DETAILS,
+    TICKETS_SEARCH,
+)
+from intercom_assets.schemas import STRING, TIME, col
 
 __all__ = [
-    "BY_ID", "PAGES", "PAGING_METHODS", "SCROLL", "SEARCH", "TABLES", "TABLES_BY_NAME", "WINDOW_FIELD",
+    "BATCH", "BY_ID", "PAGES", "PAGING_METHODS", "SCROLL", "SEARCH", "TABLES", "TABLES_BY_NAME", "WINDOW_FIELD",
     "WINDOW_PARAMS", "Children", "Source", "TableSpec", "child_rows", "embedded_items", "fetched_items", "table_rows",
-    "DELETIONS_TABLE", "PEOPLE_TABLE", "deletion_sources", "lineage_sources", "record_table",
+    "Cost", "DEFAULT_TABLES", "DELETIONS_TABLE", "PEOPLE_TABLE", "deletion_sources", "lineage_sources", "record_table",
 ]
 
 
@@ -90,148 +109,8 @@ def table_rows(spec: TableSpec, record: dict[str, Any], answer: dict[str, Any] |
     items, total = embedded_items(record, spec.children), None
     if items is None:
         items, total = fetched_items(answer if answer is not None else record, spec.children)
-    return list(child_rows(spec.children, str(record.get("id")), version, items, total))
-
-
-def _with_role(role: str) -> Callable[[dict[str, Any]], Iterable[dict[str, Any]]]:
-    def rows(record: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        return (record,) if record.get("role") == role else ()
-
-    return rows
-
-
-def _without(key: str) -> Callable[[dict[str, Any]], Iterable[dict[str, Any]]]:
-    """The record without one nested list that a child table holds instead (a ticket's parts)."""
-
-    def rows(record: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        return ({k: v for k, v in record.items() if k != key},)
-
-    return rows
-
-
-def data_attribute_rows(attribute: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    """Built-in attributes have no id: `id` is the API id when present, else `<model>:<full_name>`."""
-    api_id = attribute.get("id")
-    row = {k: v for k, v in attribute.items() if k != "id"}
-    row["api_id"] = api_id
-    row["id"] = (
-        str(api_id) if api_id is not None else f"{attribute.get('model')}:{attribute.get('full_name')}"
-    )
-    yield row
-
-
-# ---- the API passes ---------------------------------------------------------------------------------------
-# merge_history on the surviving users names the leads merged into them (deletions are detected from it)
-# The contact search names merged leads in each surviving user's merge_history; deleted contacts have no list: the
-# sweep reads every contact id, and a stored one it did not list is gone once GET /contacts/{id} says 404 (410:
-# merged), so an archived or lagging contact is not.
-CONTACTS_SEARCH = Source(
-    "contacts_search", SEARCH, "/contacts/search", "data", {"include_merge_history": "true"},
-    deletions=DeletionSignal(
-        merges=MergeHistory("merge_history", "source_contact_id", "merged_at"), sweep=True,
-        probe=Probe("/contacts/{id}", {404: DELETED, 410: MERGED}),
-    ),
-)
-# A company stored here but missing from a complete scroll is gone once GET /companies/{id} says 404.
-COMPANIES_SCROLL = Source(
-    "companies_scroll", SCROLL, "/companies/scroll", "data", window=WINDOW_FIELD,
-    deletions=DeletionSignal(complete=True, probe=Probe("/companies/{id}", {404: DELETED})),
-)
-# GET /conversations/deleted lists deleted conversations, newest first (60 a page at most).
-CONVERSATIONS_DELETED = Source("conversations_deleted", PAGES, "/conversations/deleted", "conversations",
-                               {"order": "desc", "per_page": "60"})
-CONVERSATIONS_SEARCH = Source("conversations_search", SEARCH, "/conversations/search", "conversations",
-                              deletions=DeletionSignal(deleted_list=CONVERSATIONS_DELETED))
-# Deleted tickets (DELETE /tickets/{id}, since 2.13) have no list: the sweep reads every ticket id, and a stored
-# one it did not list is gone once GET /tickets/{id} says 404.
-TICKETS_SEARCH = Source("tickets_search", SEARCH, "/tickets/search", "tickets",
-                        deletions=DeletionSignal(sweep=True, probe=Probe("/tickets/{id}", {404: DELETED})))
-CONVERSATION_DETAILS = Source("conversation_details", BY_ID, "/conversations/{id}", "conversation_parts")
-TICKET_DETAILS = Source("ticket_details", BY_ID, "/tickets/{id}", "ticket_parts")
-CONTACT_TAGS = Source("contact_tags_by_id", BY_ID, "/contacts/{id}/tags", "data")
-CONTACT_COMPANIES = Source("contact_companies_by_id", BY_ID, "/contacts/{id}/companies", "data|companies")
-ACTIVITY_LOGS = Source(
-    "activity_logs", PAGES, "/admins/activity_logs", "activity_logs", window=WINDOW_PARAMS, window_field="created_at"
-)
-
-
-def _snapshot_list(name: str, path: str, list_key: str, params: Mapping[str, str] | None = None) -> Source:
-    return Source(name, PAGES, path, list_key, params or {})
-
-
-def _snapshot(name: str, source: Source, fields: Mapping[str, FieldType], what: str, replaces: str = "none (new)",
-              rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] | None = None,
-              described_by: str | None = None) -> TableSpec:
-    return TableSpec(
-        name=name,
-        source=source,
-        partition_column=None,
-        fields=fields,
-        description=f"Daily snapshot of the workspace's {what}.",
-        replaces=replaces,
-        described_by=described_by,
-        **({"rows": rows} if rows else {}),
-    )
-
-
-def _contacts_with_role(name: str, role: str, replaces: str) -> TableSpec:
-    """Contacts of one role, derived from the same contact search pass (no extra API calls)."""
-    return TableSpec(
-        name=name,
-        source=CONTACTS_SEARCH,
-        partition_column="updated_at",
-        fields=CONTACT_FIELDS,
-        description=f"Contacts with role '{role}', derived from the contact search (no extra API calls).",
-        replaces=replaces,
-        rows=_with_role(role),
-        subset_of="contacts",
-        described_by="contact",
-    )
-
-
-def _children(name: str, children: Children, source: Source, fields: Mapping[str, FieldType], description: str,
-              replaces: str = "none (new)", key: tuple[str, ...] | None = None,
-              described_by: str | None = None) -> TableSpec:
-    return TableSpec(
-        name=name,
-        source=source,
-        partition_column=children.version_column,
-        fields=fields,
-        description=description,
-        replaces=replaces,
-        key=key or (children.id_column, "id"),
-        children=children,
-        described_by=described_by,
-    )
-
-
-def _data_attributes(model: str) -> TableSpec:
-    """Daily snapshot of one model's data attributes; built-ins get a synthetic id."""
-    return _snapshot(
-        f"{model}_attributes",
-        _snapshot_list(f"{model}_attributes", "/data_attributes", "data", {"model": model}),
-        DATA_ATTRIBUTE_FIELDS,
-        f"{model} data attributes (built-in and custom)",
-        rows=data_attribute_rows,
-        described_by="data_attribute",
-    )
-
-
-def _windowed_list(name: str, path: str, fields: Mapping[str, FieldType], what: str,
-                   newest_first: bool = False, described_by: str | None = None) -> TableSpec:
-    """A list whose records are kept when their updated_at falls in the run's range: read whole, or, when it
-    comes newest first, down to the range's first day."""
-    read = ("the list comes newest first and is read down to the run's first day"
-            if newest_first else "the full list is read")
-    return TableSpec(
-        name=name,
-        source=Source(name, PAGES, path, "data", window=WINDOW_FIELD, newest_first=newest_first),
-        partition_column="updated_at",
-        fields=fields,
-        description=f"{what}: {read}; each record is kept in the day of its updated_at.",
-        replaces="none (new)",
-        described_by=described_by,
-    )
+    return [row for child in child_rows(spec.children, str(record.get("id")), version, items, total)
+            for row in spec.rows(child)]
 
 
 TABLES: tuple[TableSpec, ...] = (
@@ -245,9 +124,9 @@ TABLES: tuple[TableSpec, ...] = (
         person_email="email",
         described_by="contact",
     ),
-    _contacts_with_role("users", "user", replaces="users"),
-    _contacts_with_role("leads", "lead", replaces="contacts (the replaced `contacts` table held only leads)"),
-    _children(
+    contacts_with_role("users", "user", replaces="users"),
+    contacts_with_role("leads", "lead", replaces="contacts (the replaced `contacts` table held only leads)"),
+    child_table(
         "contact_tags",
         Children("contacts", "contact", embedded="tags.data", fetch=CONTACT_TAGS),
         CONTACTS_SEARCH,
@@ -256,7 +135,7 @@ TABLES: tuple[TableSpec, ...] = (
         "that list is truncated.",
         described_by="tag",
     ),
-    _children(
+    child_table(
         "contact_companies",
         Children("contacts", "contact", embedded="companies.data", fetch=CONTACT_COMPANIES, items_are="companies"),
         CONTACTS_SEARCH,
@@ -274,7 +153,7 @@ TABLES: tuple[TableSpec, ...] = (
         replaces="companies",
         described_by="company",
     ),
-    _children(
+    child_table(
         "company_segments",
         Children("companies", "company", embedded="segments.segments"),
         COMPANIES_SCROLL,
@@ -293,7 +172,7 @@ TABLES: tuple[TableSpec, ...] = (
         owners=Owners("contacts", "contacts.contacts"),
         described_by="conversation",
     ),
-    _children(
+    child_table(
         "conversation_parts",
         Children("conversations", "conversation", fetch=CONVERSATION_DETAILS,
                  fetched="conversation_parts.conversation_parts", total="conversation_parts.total_count"),
@@ -304,7 +183,7 @@ TABLES: tuple[TableSpec, ...] = (
         key=("id",),
         described_by="conversation_part",
     ),
-    _children(
+    child_table(
         "conversation_tags",
         Children("conversations", "conversation", embedded="tags.tags"),
         CONVERSATIONS_SEARCH,
@@ -312,7 +191,7 @@ TABLES: tuple[TableSpec, ...] = (
         "One row per (conversation, tag), from each conversation's embedded tags.",
         described_by="tag",
     ),
-    _children(
+    child_table(
         "conversation_contacts",
         Children("conversations", "conversation", embedded="contacts.contacts", items_are="contacts"),
         CONVERSATIONS_SEARCH,
@@ -327,11 +206,11 @@ TABLES: tuple[TableSpec, ...] = (
         fields=TICKET_FIELDS,
         description="Tickets from the ticket search over the run's window (their parts are in ticket_parts).",
         replaces="none (new)",
-        rows=_without("ticket_parts"),
+        rows=without("ticket_parts"),
         owners=Owners("contacts", "contacts.contacts"),
         described_by="ticket",
     ),
-    _children(
+    child_table(
         "ticket_parts",
         Children("tickets", "ticket", fetch=TICKET_DETAILS, fetched="ticket_parts.ticket_parts",
                  total="ticket_parts.total_count"),
@@ -351,46 +230,47 @@ TABLES: tuple[TableSpec, ...] = (
         described_by="activity_log",
     ),
     # "Articles will be returned in descending order on the updated_at attribute" (2.16); news items: no order said
-    _windowed_list("articles", "/articles", ARTICLE_FIELDS, "Help center articles", newest_first=True,
+    windowed_table("articles", "/articles", ARTICLE_FIELDS, "Help center articles", newest_first=True,
                    described_by="article"),
-    _windowed_list("news_items", "/news/news_items", NEWS_ITEM_FIELDS, "News items", described_by="news_item"),
-    _snapshot("admins", _snapshot_list("admins", "/admins", "admins"), ADMIN_FIELDS, "admins", replaces="admins",
-              described_by="admin"),
-    _snapshot("teams", _snapshot_list("teams", "/teams", "teams"), TEAM_FIELDS, "teams", described_by="team"),
-    _snapshot("tags", _snapshot_list("tags", "/tags", "data"), TAG_FIELDS, "tags", replaces="tags",
-              described_by="tag"),
-    _snapshot(
+    windowed_table("news_items", "/news/news_items", NEWS_ITEM_FIELDS, "News items", described_by="news_item"),
+    snapshot_table("admins", snapshot_list("admins", "/admins", "admins"), ADMIN_FIELDS, "admins", replaces="admins",
+                   described_by="admin"),
+    snapshot_table("teams", snapshot_list("teams", "/teams", "teams"), TEAM_FIELDS, "teams", described_by="team"),
+    snapshot_table("tags", snapshot_list("tags", "/tags", "data"), TAG_FIELDS, "tags", replaces="tags",
+                   described_by="tag"),
+    snapshot_table(
         "segments",
-        _snapshot_list("segments", "/segments", "segments", {"include_count": "true"}),
+        snapshot_list("segments", "/segments", "segments", {"include_count": "true"}),
         SEGMENT_FIELDS,
         "segments",
         replaces="segments",
         described_by="segment",
     ),
-    _data_attributes("contact"),
-    _data_attributes("company"),
-    _snapshot(
+    data_attributes("contact"),
+    data_attributes("company"),
+    snapshot_table(
         "conversation_attributes",
-        _snapshot_list("conversation_attributes", "/conversations/attributes", "data", {"include_archived": "true"}),
+        snapshot_list("conversation_attributes", "/conversations/attributes", "data", {"include_archived": "true"}),
         CONVERSATION_ATTRIBUTE_FIELDS,
         "conversation attributes (archived ones included)",
         described_by="conversation_attribute",
     ),
-    _snapshot("ticket_types", _snapshot_list("ticket_types", "/ticket_types", "data"), TICKET_TYPE_FIELDS,
-              "ticket types", described_by="ticket_type"),
-    _snapshot("ticket_states", _snapshot_list("ticket_states", "/ticket_states", "data"), TICKET_STATE_FIELDS,
-              "ticket states", described_by="ticket_state_detailed"),
-    _snapshot("collections", _snapshot_list("collections", "/help_center/collections", "data"), COLLECTION_FIELDS,
-              "help center collections", described_by="collection"),
-    _snapshot("help_centers", _snapshot_list("help_centers", "/help_center/help_centers", "data"),
-              HELP_CENTER_FIELDS, "help centers", described_by="help_center"),
-    _snapshot("newsfeeds", _snapshot_list("newsfeeds", "/news/newsfeeds", "data"), NEWSFEED_FIELDS, "newsfeeds",
-              described_by="newsfeed"),
-    _snapshot("subscription_types", _snapshot_list("subscription_types", "/subscription_types", "data"),
-              SUBSCRIPTION_TYPE_FIELDS, "subscription types", described_by="subscription_type"),
-    _snapshot("away_status_reasons", _snapshot_list("away_status_reasons", "/away_status_reasons", "data"),
-              AWAY_STATUS_REASON_FIELDS, "away status reasons (soft-deleted ones included)",
-              described_by="away_status_reason"),
+    snapshot_table("ticket_types", snapshot_list("ticket_types", "/ticket_types", "data"), TICKET_TYPE_FIELDS,
+                   "ticket types", described_by="ticket_type"),
+    snapshot_table("ticket_states", snapshot_list("ticket_states", "/ticket_states", "data"), TICKET_STATE_FIELDS,
+                   "ticket states", described_by="ticket_state_detailed"),
+    snapshot_table("collections", snapshot_list("collections", "/help_center/collections", "data"), COLLECTION_FIELDS,
+                   "help center collections", described_by="collection"),
+    snapshot_table("help_centers", HELP_CENTERS, HELP_CENTER_FIELDS, "help centers", described_by="help_center"),
+    snapshot_table("newsfeeds", snapshot_list("newsfeeds", "/news/newsfeeds", "data"), NEWSFEED_FIELDS, "newsfeeds",
+                   described_by="newsfeed"),
+    snapshot_table("subscription_types", snapshot_list("subscription_types", "/subscription_types", "data"),
+                   SUBSCRIPTION_TYPE_FIELDS, "subscription types", described_by="subscription_type"),
+    snapshot_table("away_status_reasons", snapshot_list("away_status_reasons", "/away_status_reasons", "data"),
+                   AWAY_STATUS_REASON_FIELDS, "away status reasons (soft-deleted ones included)",
+                   described_by="away_status_reason"),
+    *ENGAGEMENT_TABLES,
+    *CONFIGURATION_TABLES,
     TableSpec(
         name="deleted_records",
         source=CONVERSATIONS_DELETED,
@@ -414,6 +294,9 @@ TABLES: tuple[TableSpec, ...] = (
 )
 
 TABLES_BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}
+# What runs when INTERCOM_TABLES is unset: every table but the opt-in ones (a request per contact, company or
+# conversation; see `Cost`).
+DEFAULT_TABLES: tuple[TableSpec, ...] = tuple(spec for spec in TABLES if spec.in_default_selection)
 # The table of what the deletion signals found, and the table of the people an erasure names.
 DELETIONS_TABLE: TableSpec = next(spec for spec in TABLES if spec.logs_deletions)
 PEOPLE_TABLE: TableSpec = next(spec for spec in TABLES if spec.person_email)

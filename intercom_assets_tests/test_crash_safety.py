@@ -40,7 +40,7 @@ from intercom_assets.keys import EXTRACT_STEP, POOL
 from intercom_assets.lake.storage import PART_FILE, TEMP_PREFIX, TEMP_SUFFIX
 from intercom_assets.partitions import keys_between
 from intercom_assets.settings import load_settings
-from intercom_assets.tables import TABLES
+from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets_tests.conftest import TEST_NOW, TEST_TOKEN
 from intercom_assets_tests.dagster_dev import DagsterDev, explain_failure, launch_run, running_dagster_dev
 from intercom_assets_tests.demo import REPO_ROOT, open_instance

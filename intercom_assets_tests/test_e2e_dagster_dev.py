@@ -55,7 +55,7 @@ def test_ui_backfill_of_every_table_through_dagster_dev(dagster_dev: DagsterDev)
     days = [(today - timedelta(days=offset)).isoformat() for offset in reversed(range(DAYS))]
     history = [spec.name for spec in TABLES if not spec.is_snapshot]
     snapshots = [spec.name for spec in TABLES if spec.is_snapshot]
-    assert len(history) + len(snapshots) == len(TABLES) == 31 and "deleted_records" in history
+    assert len(history) + len(snapshots) == len(TABLES) == 54 and "deleted_records" in history
     group = [*history, *(f"{spec.name}{CURRENT_SUFFIX}" for spec in TABLES if spec.has_current_state)]
     with _explain_failure(dagster_dev):
         started = time.monotonic()

@@ -44,8 +44,9 @@ SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "intercom-openapi" / 
 SCALARS = {"string", "integer", "number", "boolean"}
 # The described scalar types each column kind holds as a value (schemas.py: an integer fits a string column,
 # a Unix time is an integer or a number); JSON and MAP hold anything.
-HOLDS = {"string": {"string", "integer"}, "int": {"integer"}, "float": {"number", "integer"}, "bool": {"boolean"},
-         "timestamp": {"integer", "number"}}
+# "date-time" is a string the description formats as ISO-8601: a timestamp column parses it (schemas.unix_seconds).
+HOLDS = {"string": {"string", "integer", "date-time"}, "int": {"integer"}, "float": {"number", "integer"},
+         "bool": {"boolean"}, "timestamp": {"integer", "number", "date-time"}}
 Node = dict[str, Any]  # a schema node of the description
 
 
@@ -104,7 +105,7 @@ def _add(shape: Shape, node: Node, refs: frozenset[str]) -> None:
     if "items" in node:
         shape.items.append(node["items"])
     if node.get("type") in SCALARS and not node.get("properties"):
-        shape.scalars.add(node["type"])
+        shape.scalars.add("date-time" if node.get("format") == "date-time" else node["type"])
     if node.get("additionalProperties") not in (None, False):
         shape.open_map = True
     if node.get("type") in ("object", "array"):
@@ -211,6 +212,8 @@ def answered_items(spec: TableSpec) -> list[Node]:
         answer = _answer(children.fetch)
         for key in dict.fromkeys([children.fetched, *children.fetch.list_key.split("|")]):
             found += _list_items(answer, key, described_by)
+    if children.within is not None:  # rows are the items of a list inside each item (a side conversation's parts)
+        found = _list_items({"allOf": found}, children.within, described_by) if found else []
     return found
 
 
@@ -219,7 +222,12 @@ def table_gaps(spec: TableSpec, fields: Mapping[str, FieldType] | None = None,
     """The gaps of one table's declared columns against the schema it is described by, and against the items
     of the lists the registry reads its rows from (walked together: a property of either counts)."""
     assert spec.described_by is not None
-    roots = [_ref(spec.described_by), *answered_items(spec)]
+    described = [_ref(spec.described_by)]
+    if spec.children is not None and spec.children.within is not None:
+        # rows are the items of a list inside each answered item (a call's transcript lines, which no component
+        # schema describes): they are walked where the answer gives them (answered_items)
+        described = _list_items(described[0], spec.children.within, spec.described_by)
+    roots = [*described, *answered_items(spec)]
     return gaps(roots, Struct(tuple((fields or spec.fields).items())), "", covered)
 
 
@@ -343,13 +351,14 @@ def test_the_walk_follows_refs_combinators_arrays_and_maps() -> None:
             "o": {"type": "object"},
             "p": {"type": "integer"},
             "t": {"type": "string", "format": "date-time"},
+            "u": {"type": "string"},
         },
     }
     declared = struct(a=STRING, r=struct(type=STRING), l=list_of(struct(x=INT)), m=MAP, s=struct(z=STRING),
-                      n=list_of(STRING), o=JSON, p=INT, t=STRING)
+                      n=list_of(STRING), o=JSON, p=INT, t=STRING, u=STRING)
     assert gaps([node], declared) == {"r.id": "no column", "l[].y": "no column"}
     wrong = struct(a=STRING, r=STRING, l=list_of(struct(x=INT, y=INT)), m=struct(k=STRING), s=STRING,
-                   n=STRING, o=STRING, p=struct(q=INT), t=TIME)
+                   n=STRING, o=STRING, p=struct(q=INT), t=TIME, u=TIME)
     assert gaps([node], wrong) == {
         "r.type": "no column (r is declared as string, not an object)",
         "r.id": "no column (r is declared as string, not an object)",
@@ -358,7 +367,8 @@ def test_the_walk_follows_refs_combinators_arrays_and_maps() -> None:
         "n[]": "described as an array, declared as string",
         "o": "described as an object or array, declared as string",
         "p": "described as a scalar, declared as struct",
-        "t": "described as string, declared as timestamp (such a value would land in _extra)",
+        # an ISO-8601 date-time is parsed into a timestamp column (t); any other string is not (u)
+        "u": "described as string, declared as timestamp (such a value would land in _extra)",
     }
 
 

@@ -40,7 +40,8 @@ from intercom_assets.keys import asset_key
 from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.settings import SettingsError, load_settings
-from intercom_assets.tables import TABLES, TABLES_BY_NAME
+from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
+from intercom_assets.tables import TABLES_BY_NAME
 from intercom_assets_tests.clock import FROZEN_NOW
 from intercom_assets_tests.demo import open_instance
 

@@ -48,6 +48,7 @@ from intercom_assets.schemas import (
     Struct,
     description_of,
     to_json,
+    unix_seconds,
     unwrap,
 )
 from intercom_assets.tables import TABLES_BY_NAME, table_rows
@@ -134,24 +135,31 @@ def routes(kind: str, obj: dict[str, Any]) -> list[Route]:
     raise AssertionError(f"unknown kind {kind!r}: map it to its table like a run does")
 
 
+def _comparable(value: Any) -> Any:
+    """A key value as converted (a time in milliseconds) whether it was read back or just converted."""
+    return round(value.timestamp() * 1000) if isinstance(value, datetime) else value
+
+
 def stage_and_read(route: Route, directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any] | None]]:
     """The route's derived rows, and each one as read back from its Parquet partition (None = row lost)."""
     spec = TABLES_BY_NAME[route.table]
-    rows = table_rows(spec, route.record)
+    # a child table's route may carry (parent record, per-parent answer)
+    record, answer = route.record if isinstance(route.record, tuple) else (route.record, None)
+    rows = table_rows(spec, record, answer)
     if spec.is_snapshot:
         keys, snapshot = [SNAPSHOT_DAY], SNAPSHOT_DAY
     else:
-        stamps = [row.get(spec.partition_column) for row in rows]
-        keys, snapshot = sorted({day_key(int(s)) for s in stamps if isinstance(s, int | float)}), None
+        stamps = [unix_seconds(row.get(spec.partition_column)) for row in rows]
+        keys, snapshot = sorted({day_key(int(s)) for s in stamps if s is not None}), None
     stager = TableStager(spec, directory / "staging", keys, EXTRACTED_AT)
     stager.add_rows(rows, snapshot_key=snapshot)
     store = ParquetStore(directory / "lake")
     for key, staged in stager.finish().items():
         store.write_file(spec.name, key, staged.path)
     stored = pa.concat_tables([store.read(spec.name, key) for key in keys]).to_pylist() if keys else []
-    by_key = {tuple(row[k] for k in spec.key): row for row in stored}
+    by_key = {tuple(_comparable(row[k]) for k in spec.key): row for row in stored}
     converter = spec.converter()
-    wanted = [tuple(converter.convert_row(row)[k] for k in spec.key) for row in rows]
+    wanted = [tuple(_comparable(converter.convert_row(row)[k]) for k in spec.key) for row in rows]
     found = [by_key.get(key) for key in wanted]
     if len(stored) != len(rows):  # two derived rows with one key: the run keeps one of them
         found = [None] * len(rows)
@@ -206,7 +214,8 @@ def same_scalar(kind: Kind, stored: Any, leaf: Any) -> bool:
     if kind is INT or kind is FLOAT:
         return stored == leaf
     if kind is TIME:
-        return isinstance(stored, datetime) and abs(stored.timestamp() - leaf) < 1e-3
+        seconds = unix_seconds(leaf)  # Unix seconds, or the ISO-8601 text the newer resources send
+        return isinstance(stored, datetime) and seconds is not None and abs(stored.timestamp() - seconds) < 1e-3
     raise AssertionError(f"unknown kind {kind!r}")
 
 

@@ -29,7 +29,7 @@ from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
 from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
-from intercom_assets.tables import TABLES
+from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 
 pytestmark = pytest.mark.wall_seconds(100)  # measured alone; the suite starts the longest files first
 

@@ -36,7 +36,7 @@ from intercom_assets.keys import asset_key
 from intercom_assets.metrics.assets import metrics_keys
 from intercom_assets.partitions import DATE_FORMAT, keys_between
 from intercom_assets.settings import Settings
-from intercom_assets.tables import TABLES
+from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets_tests.clock import FROZEN_NOW
 from intercom_assets_tests.webhook import Webhook
 

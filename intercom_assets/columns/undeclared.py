@@ -11,6 +11,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 UNDECLARED: Mapping[str, Mapping[str, str]] = {
+    "side_conversation_summary": {
+        "conversation_parts": (
+            "The parts are the rows of side_conversation_parts, read from the same answer of GET "
+            "/conversations/{id}/side_conversations: a side_conversations row keeps its id and total_count."
+        ),
+    },
+    "activity_log_event_type_list": {
+        "type": "The list's constant type (activity_log_event_type.list), not a property of any row.",
+        "event_types": (
+            "The list itself: the description gives bare names, and each name is one row of "
+            "activity_log_event_types, held in its `id` column."
+        ),
+    },
+    "call": {
+        ".*": (
+            "call_transcripts: a transcript line is an open object in the description (POST /calls/search: "
+            "items with additionalProperties, no properties): the keys a line is known to carry (speaker, text, "
+            "start_time, end_time) are typed columns and any other key lands in _extra under its name."
+        ),
+    },
     "conversation": {
         "conversation_parts.conversation_parts": (
             "The parts are the rows of conversation_parts, read from GET /conversations/{id} (newest 500, with the "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from intercom_assets.extraction.children import ChildCollector
+from intercom_assets.extraction.children import ChildCollector, complete_together
 from intercom_assets.extraction.deletions import DeletionDetector
 from intercom_assets.extraction.read_ahead import read_ahead, read_merged
 from intercom_assets.extraction.result import (
@@ -129,7 +129,7 @@ class Extractor:
             if spec.children is None:
                 run.direct.append(stager)
             else:
-                run.children.append(ChildCollector(stager, window, store, self.result))
+                run.children.append(ChildCollector(stager, window, store, self.result, today_key))
 
     def run(self) -> ExtractionResult:
         """Read every pass concurrently, each finishing its tables' partitions when it is read."""
@@ -198,13 +198,13 @@ class Extractor:
         # The pass's own tables are finished (CPU) while its children are fetched (the network), then the children.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intercom-finish") as finisher:
             direct = finisher.submit(self._finish, run.direct)
-            for collector in run.children:
+            for group in _by_fetch(run.children):
                 try:
-                    collector.complete(self.client)
+                    complete_together(group, self.client)
                 except Exception as error:
                     if is_unauthorized(error):
                         raise
-                    self._fail([collector.spec.name], error)  # the parent records themselves are complete
+                    self._fail([c.spec.name for c in group], error)  # the parent records themselves are complete
             direct.result()
         self._finish([collector.stager for collector in run.children])
 
@@ -222,11 +222,19 @@ class Extractor:
         if source.paging == PAGES and source.window == WINDOW_FIELD and source.newest_first:
             # read lazily: a page read ahead past the window would be a request for nothing
             return self._down_to_window(
-                self.client.iter_pages(source.path, source.list_key, dict(source.params) or None), source.window_field)
+                self.client.iter_pages(source.path, source.list_key, self._window_params(source)), source.window_field)
         if source.paging == PAGES:
-            pages = read_ahead(self.client.iter_pages(source.path, source.list_key, dict(source.params) or None))
+            pages = read_ahead(self.client.iter_pages(source.path, source.list_key, self._window_params(source)))
             return self._in_window(pages, source.window_field) if source.window == WINDOW_FIELD else pages
         raise ValueError(f"{source.name}: a pass cannot page {source.paging!r}")
+
+    def _window_params(self, source: Source) -> dict[str, str] | None:
+        """The source's parameters, with the window's start (one second early: the API's comparison may be
+        strict) where the list takes one."""
+        params = dict(source.params)
+        if source.since_param is not None and source.window == WINDOW_FIELD:
+            params[source.since_param] = str(int(self.window.start.timestamp()) - 1)
+        return params or None
 
     def _slice_pages(self, source: Source, part: Slice) -> Iterator[list[dict[str, Any]]]:
         """One slice (UTC days) of a list asked for by time range: bounds one second wider than the slice (the
@@ -287,6 +295,15 @@ class Extractor:
             self.result.tables.pop(table, None)  # finished before the failure: still not to be committed
             self.result.failures.setdefault(table, TableFailure.of(error))
             log.error("%s: not extracted in this run: %s", table, self.result.failures[table].reason)
+
+
+def _by_fetch(collectors: Iterable[ChildCollector]) -> list[list[ChildCollector]]:
+    """Child tables grouped by the per-parent request they read (one group per table without a request)."""
+    groups: dict[Any, list[ChildCollector]] = {}
+    for collector in collectors:
+        fetch = collector.children.fetch
+        groups.setdefault(fetch.name if fetch is not None else collector.spec.name, []).append(collector)
+    return list(groups.values())
 
 
 def extract(

@@ -9,6 +9,7 @@ from typing import Any
 from intercom_assets.intercom.errors import IntercomAPIError, IntercomAuthError
 from intercom_assets.lake.deletions import Deletion
 from intercom_assets.lake.staging import StagedTable
+from intercom_assets.schemas import unix_seconds
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,9 @@ class Window:
 
 
 def in_span(ts: Any, low: float, high: float) -> bool:
-    """Whether a record's timestamp is a number (not a bool) with low <= ts < high."""
-    return isinstance(ts, int | float) and not isinstance(ts, bool) and low <= ts < high
+    """Whether a record's timestamp (Unix seconds, or ISO-8601 text) lies in low <= ts < high."""
+    seconds = unix_seconds(ts)
+    return seconds is not None and low <= seconds < high
 
 
 @dataclass(frozen=True)

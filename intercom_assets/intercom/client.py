@@ -67,8 +67,8 @@ class IntercomClient(SearchMixin, ScrollMixin):
 
     # ------------------------------------------------------------------ one request per record, concurrently
 
-    def get_many(self, path_template: str, ids: Iterable[str],
-                 list_key: str | None = None) -> Iterator[tuple[str, dict | None]]:
+    def get_many(self, path_template: str, ids: Iterable[str], list_key: str | None = None,
+                 params: Mapping[str, Any] | None = None) -> Iterator[tuple[str, dict | None]]:
         """``(id, answer)`` for ``GET path_template`` with each id, fetched concurrently, as they complete.
 
         With `list_key`, the answer is a list that may page: every page is read and the answer carries all its
@@ -78,11 +78,28 @@ class IntercomClient(SearchMixin, ScrollMixin):
         """
         endpoint = endpoint_template("GET", path_template.replace("{id}", "0"))
         for record_id, (status, answer) in self._concurrently(
-            ids, lambda record_id, cancel: self._get_one(path_template, endpoint, record_id, list_key, cancel)
+            ids, lambda record_id, cancel: self._get_one(path_template, endpoint, record_id, list_key, cancel, params)
         ):
             if status != 200:
                 logger.warning("%s: %s no longer exists (%s); skipped", endpoint, record_id, status)
             yield record_id, answer
+
+    def post_batches(self, path: str, field_name: str, values: Iterable[str], size: int,
+                     list_key: str) -> Iterator[list[dict]]:
+        """The records ``POST path`` answers for the values, `size` at a time in the body's `field_name` (POST
+        /calls/search takes up to 20 conversation ids), the batches concurrently, as they complete."""
+        check_path(path)
+        endpoint = endpoint_template("POST", path)
+        values = list(dict.fromkeys(values))
+        batches = {str(n): values[start:start + size] for n, start in enumerate(range(0, len(values), size))}
+
+        def post(label: str, cancel: threading.Event) -> list[dict]:
+            payload = self._request("POST", path, endpoint=endpoint, body={field_name: batches[label]},
+                                    cancel=cancel, bulk=True)
+            return parsing.records(payload, list_key, endpoint)
+
+        for _, records in self._concurrently(batches, post):
+            yield records
 
     def probe_many(self, path_template: str, ids: Iterable[str]) -> Iterator[tuple[str, int]]:
         """``(id, status)`` of ``GET path_template`` for each id, concurrently: 200 (it exists), 404 (deleted) or 410
@@ -133,13 +150,14 @@ class IntercomClient(SearchMixin, ScrollMixin):
                 yield conversation
 
     def _get_one(self, path_template: str, endpoint: str, record_id: str, list_key: str | None,
-                 cancel: threading.Event) -> tuple[int, dict | None]:
+                 cancel: threading.Event, params: Mapping[str, Any] | None = None) -> tuple[int, dict | None]:
         """(200, answer), or (404 / 410, None) for a record that no longer exists."""
         path = path_template.replace("{id}", quote(record_id, safe=""))
         try:
             if list_key is None:
-                return 200, self._request("GET", path, endpoint=endpoint, cancel=cancel, bulk=True)
-            records = [r for page in self.iter_pages(path, list_key, bulk=True, cancel=cancel) for r in page]
+                return 200, self._request("GET", path, endpoint=endpoint, cancel=cancel, bulk=True,
+                                          **({"params": dict(params)} if params else {}))
+            records = [r for page in self.iter_pages(path, list_key, params, bulk=True, cancel=cancel) for r in page]
             return 200, {list_key.split("|")[0]: records}
         except IntercomAPIError as exc:
             if exc.status in (404, 410):

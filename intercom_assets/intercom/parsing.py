@@ -37,7 +37,11 @@ def records(payload: dict, list_key: str, endpoint: str) -> list[dict]:
 def next_page(payload: dict, endpoint: str) -> dict[str, Any] | None:
     """What to add to the next request: ``{"starting_after": cursor}`` or ``{"page": n}``; None at the end."""
     pages = payload.get("pages")
-    nxt = pages.get("next") if isinstance(pages, dict) else None
+    if not isinstance(pages, dict) or "next" not in pages:
+        # no `next` at all: lists that page by number say where they are (GET /calls in `pages`; GET
+        # /content_snippets and /audiences at the top level) and how many pages there are
+        return _following_number(pages if isinstance(pages, dict) else payload)
+    nxt = pages.get("next")
     if isinstance(nxt, dict):
         cursor = nxt.get("starting_after")
         if isinstance(cursor, str) and cursor:
@@ -53,6 +57,14 @@ def next_page(payload: dict, endpoint: str) -> dict[str, Any] | None:
             return {"page": int(page_values[0]), **({"per_page": query["per_page"][0]} if "per_page" in query
                                                      else {})}
         raise IntercomAPIError(endpoint, 200, "unsupported_paging", "pages.next is a URL with no cursor or page")
+    return None
+
+
+def _following_number(where: dict) -> dict[str, Any] | None:
+    """``{"page": n + 1}`` when `where` says it is page n of more; None otherwise (a single page)."""
+    page, total = where.get("page"), where.get("total_pages")
+    if isinstance(page, int) and isinstance(total, int) and not isinstance(page, bool) and page < total:
+        return {"page": page + 1}
     return None
 
 

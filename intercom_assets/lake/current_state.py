@@ -190,9 +190,9 @@ def _merge(store: ParquetStore, spec: TableSpec, partitions: list[str], removals
         candidates.append(_candidates(keys, group, version, day, _INCOMING, spec.parent_key is not None))
         read.append(day)
     groups: set[str] = set()  # the records in play, for finding them in the stored files and the parent's state
-    if candidates and (not from_scratch or spec.children is not None):
+    if candidates and (not from_scratch or spec.parent_key is not None):
         groups = set(pc.unique(pa.concat_tables(candidates)["g"]).to_pylist())
-    if spec.children is not None:
+    if spec.children is not None and spec.parent_key is not None:  # a list that follows its parent's version
         candidates += _parent_versions(store, TABLES_BY_NAME[spec.children.parent], read, groups)
 
     touched = set(homes).union(*(cur.stored_partitions(s.name) for s in subsets)) if from_scratch else set()

@@ -26,7 +26,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from intercom_assets.partitions import day_key
-from intercom_assets.schemas import EXTRACTED_AT_COLUMN
+from intercom_assets.schemas import EXTRACTED_AT_COLUMN, unix_seconds
 from intercom_assets.tables import TableSpec
 
 if TYPE_CHECKING:
@@ -204,8 +204,8 @@ class TableStager:
         if snapshot_key is not None:
             key = snapshot_key
         else:
-            stamp = row.get(self.spec.partition_column)
-            if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+            stamp = unix_seconds(row.get(self.spec.partition_column))
+            if stamp is None:
                 self.counts.missing_timestamp += 1
                 return
             key = day_key(int(stamp))

@@ -22,7 +22,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from intercom_assets.current_assets import current_key
-from intercom_assets.keys import POOL, asset_key, source_key
+from intercom_assets.keys import POOL, asset_key
 from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.resources import ParquetStorageResource
 from intercom_assets.tables import TABLES_BY_NAME
@@ -37,13 +37,13 @@ _SOURCES = ("models", "macros", "dbt_project.yml", "profiles.yml")
 
 def lake_asset_key(table: str) -> AssetKey:
     """The asset a dbt source stands for (the one place a dbt name becomes an asset key): the current state of a
-    table with history; for a snapshot table (whose latest day is read), the API pass it comes from, because a run
-    over days that do not reach today skips the snapshot table's own asset, and would then skip the metrics; a
-    table not declared (yet) by its own name."""
+    table with history; a snapshot table itself (its latest day is read; the window and catch-up runs that refresh
+    the metrics never select snapshot tables, which are taken in a run of today's of their own, so their absence
+    from a range run never skips the metrics); a table not declared (yet) by its own name."""
     spec = TABLES_BY_NAME.get(table)
-    if spec is None:
+    if spec is None or not spec.has_current_state:
         return asset_key(table)
-    return current_key(table) if spec.has_current_state else source_key(spec.source.name)
+    return current_key(table)
 
 
 def metrics_asset_key(model: str) -> AssetKey:

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import ApiError
 from .handlers_content import ContentEndpoints
+from .handlers_newer import NewerEndpoints
 from .handlers_tickets import TicketEndpoints
 from .paging import ResultCache, cursor_pages, decode_cursor, page_of, pages_link, parse_per_page, query_marker
 from .routing import ApiRequest, Result, Route, RouteSpec, build_routes
@@ -57,7 +58,8 @@ class IntercomApi:
             ("GET", "/conversations/deleted", self.deleted_conversations),
             ("GET", "/conversations/{id}", self.get_conversation),
         ]
-        specs += TicketEndpoints(self).routes() + ContentEndpoints(self).routes()
+        self.newer = NewerEndpoints(self)
+        specs += TicketEndpoints(self).routes() + ContentEndpoints(self).routes() + self.newer.routes()
         self.routes: list[Route] = build_routes(specs)
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
@@ -126,6 +128,14 @@ class IntercomApi:
         if company is None:
             raise ApiError("Company Not Found", code="company_not_found", status=404)
         return company
+
+    def live_company(self, company_id: str) -> dict[str, Any]:
+        """A live company, or 404 company_not_found (the per-company lists answer as GET /companies/{id})."""
+        return self._company(company_id)
+
+    def live_contact(self, contact_id: str) -> dict[str, Any]:
+        """A live contact, or what GET /contacts/{id} answers for a merged-away, deleted or unknown one."""
+        return self._contact(contact_id)
 
     def get_company(self, req: ApiRequest) -> Result:
         """One company; a deleted (archived) one answers 404 company_not_found."""

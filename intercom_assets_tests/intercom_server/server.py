@@ -11,6 +11,7 @@ from typing import Any
 
 from .app import IntercomHTTPServer, ServerState
 from .build_extras import UNANSWERED_SHARE
+from .build_newer import NewerResources
 from .faults import FaultInjector, Faults
 from .handlers import IntercomApi
 from .ratelimit import RateLimiter
@@ -184,6 +185,24 @@ class IntercomTestServer:
         if status not in (404, 410):
             raise ValueError("merged_contact_status must be 404 or 410")
         self._api.merged_contact_status = status
+
+    @property
+    def newer(self) -> NewerResources:
+        """The newer 2.16 resources (calls, macros, office hours, per-record notes ...; see build_newer.py)."""
+        return self._api.newer.data
+
+    def add_contact_note(self, contact_id: str, at: datetime | int, body: str = "<p>Late note ✍️</p>") -> str:
+        """A note written on a contact at `at`; the contact's updated_at does not move. Returns the note id."""
+        created = int(at.timestamp()) if isinstance(at, datetime) else int(at)
+        contact = self.workspace.contacts[contact_id]
+        note_id = str(8_000_000_000 + sum(len(n) for n in self.newer.added_contact_notes.values()))
+        admin = self.workspace.admins[0]
+        note = {"type": "note", "id": note_id, "created_at": created, "contact": {"type": "contact",
+                                                                                 "id": contact["id"]},
+                "author": {k: admin.get(k) for k in ("type", "id", "name", "email")}, "body": body}
+        with self.newer.lock:
+            self.newer.added_contact_notes.setdefault(contact_id, []).insert(0, note)
+        return note_id
 
     # ---- data mutations (all thread-safe; see steering.py) ------------------------------------
     def touch(self, kind: str, record_id: str, updated_at: datetime | int) -> None:
