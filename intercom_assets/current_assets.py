@@ -108,7 +108,11 @@ def _refresh(context: AssetExecutionContext, store: ParquetStore, spec: TableSpe
     manifest of lake/current_inputs.py), minus new deletions. `footers`: fingerprints already read in this step."""
     instance = context.instance
     last = _last_materialization(instance, current_key(spec.name, names))
+    # a child's days also change with its parent's (a child of a snapshot parent, e.g. a data connector's runs,
+    # has its own timestamps and no parent state to follow)
     parent = spec.children.parent if spec.children is not None else None
+    if parent is not None and not TABLES_BY_NAME[parent].has_current_state:
+        parent = None
     if last is None:
         report = rebuild(store, spec, DeletionLog.load(store).removals(spec), scratch)  # subsets too
         context.log.info(f"{spec.name}_current built from {report.partitions} partitions in {report.seconds:.1f} s")

@@ -115,6 +115,10 @@ def _expected(server, first: str, last: str) -> dict[str, dict[str, set]]:
     for macro in ws_newer(server).macros:
         if start <= (at := int(datetime.fromisoformat(macro["updated_at"]).timestamp())) < end:
             add("macros", at, macro["id"])
+    for runs in ws_newer(server).execution_results.values():
+        for run in runs:  # each data connector's runs, in the day of their own created_at
+            if start <= (at := int(datetime.fromisoformat(run["created_at"]).timestamp())) < end:
+                add("data_connector_execution_results", at, run["id"])
     entries, _ = ws.activity.page(start - 1, end, 0, 1_000_000)
     for entry in entries:
         add("activity_logs", entry["created_at"], entry["id"])

@@ -305,8 +305,10 @@ def test_sigkilled_run_worker_leaves_no_broken_file_frees_the_slot_and_the_next_
         assert _contents(root) == clean
 
         # 3. Killed at a random moment (start-up, extraction, commits or checks) while rewriting every file.
-        _, repair_started = _worker_pid(instance, repair)
-        repair_seconds = instance.get_run_record_by_id(repair).end_time - repair_started
+        # a clean run's length, from its step's start: the repair's worker started earlier but waited for the slot
+        # (run monitoring frees it up to 30 s after the dead run ends), and a random moment drawn over that wait
+        # could land after a clean run's end
+        repair_seconds = instance.get_run_record_by_id(repair).end_time - _step_started(instance, repair)
         delay = random.uniform(0.0, 0.7 * repair_seconds)
         killed = launch_run(dev, INTERCOM_JOB, tags)
         pid, _ = _worker_pid(instance, killed)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from intercom_assets.partitions import keys_between
 from intercom_assets.reporting import WINDOW_TAG
-from intercom_assets.tables import TABLES
+from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets_tests.dagster_dev import LOCATION, REPOSITORY, DagsterDev, running_dagster_dev, tail
 from intercom_assets_tests.demo import REPO_ROOT
 from intercom_assets_tests.intercom_server import IntercomTestServer
@@ -58,6 +58,16 @@ def _first_window_run(dev: DagsterDev, job: str) -> dict | None:
             and run["tags"].get("dagster/schedule_name") and run["status"] in ("SUCCESS", "FAILURE")
             and run["tags"].get(WINDOW_TAG, "").split("...")[0] != run["tags"].get(WINDOW_TAG, "").split("...")[-1]]
     return min(runs, key=lambda run: run["startTime"]) if runs else None
+
+
+def _wait_until_each_has_a_run_started(dev: DagsterDev, jobs: list[str]) -> None:
+    """Until every job has a run in progress at the same moment (their servers hold every request meanwhile)."""
+    deadline = time.monotonic() + RUNS_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if all(any(run["status"] == "STARTED" for run in _runs(dev, job)) for job in jobs):
+            return
+        time.sleep(1)
+    raise AssertionError(f"no run of each of {jobs} in progress at once within {RUNS_TIMEOUT_SECONDS:.0f} s")
 
 
 def _wait_for_window_runs(dev: DagsterDev, jobs: list[str]) -> dict[str, dict]:
@@ -137,8 +147,15 @@ def test_two_workspaces_through_dagster_dev(tmp_path: Path) -> None:
         env = {"INTERCOM_WORKSPACES_DIR": str(folder), "E2E_EU_TOKEN": eu.token, "E2E_AU_TOKEN": au.token}
         _dg_lists_and_checks(tmp_path, env, ["eu", "au"])
         (tmp_path / "servers.log").write_text("(the test servers run inside the test process)\n")
+        # Both servers hold every request until a run of each workspace is in progress: a run of one workspace
+        # then cannot finish before the other's starts, whatever order the scheduler ticks them in (a run lasts
+        # seconds at this scale); the pools must still let the two run at once.
+        gates = [eu.hold_requests(), au.hold_requests()]
         with running_dagster_dev(tmp_path, env, tmp_path / "servers.log") as dev:
             try:
+                _wait_until_each_has_a_run_started(dev, ["intercom_eu_job", "intercom_au_job"])
+                for gate in gates:
+                    gate.set()
                 runs = _wait_for_window_runs(dev, ["intercom_eu_job", "intercom_au_job"])
                 eu_run, au_run = runs["intercom_eu_job"], runs["intercom_au_job"]
                 assert eu_run["status"] == "SUCCESS", eu_run

@@ -17,7 +17,7 @@ from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
 from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
-from intercom_assets.tables import TABLES
+from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 
 FIRST, LAST = "2026-11-14", "2026-11-20"
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}

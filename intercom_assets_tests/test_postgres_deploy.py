@@ -31,7 +31,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from intercom_assets.tables import TABLES
+from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets_tests.dagster_dev import (
     BACKFILL,
     FINISHED,

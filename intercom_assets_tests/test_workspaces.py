@@ -22,14 +22,14 @@ from intercom_assets.errors import SettingsError
 from intercom_assets.lake.deletions import SUPPRESSED
 from intercom_assets.partitions import keys_between
 from intercom_assets.settings import load_settings
-from intercom_assets.tables import TABLES, TABLES_BY_NAME
+from intercom_assets.tables import DEFAULT_TABLES, TABLES, TABLES_BY_NAME
 from intercom_assets_tests.conftest import TEST_NOW
 from intercom_assets_tests.intercom_server import IntercomTestServer
 from intercom_assets_tests.test_assets import _expected, _stored
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2026-11-10", "2026-11-20"
-INCREMENTAL = [spec for spec in TABLES if spec.has_current_state]
+INCREMENTAL = [spec for spec in DEFAULT_TABLES if spec.has_current_state]  # what runs by default
 
 
 def workspace_yaml(name: str, **attributes: object) -> str:
@@ -68,8 +68,9 @@ def test_the_default_workspace_keeps_todays_names(monkeypatch, tmp_path):
     assert names["sensors"] == ["intercom_catchup_sensor", "intercom_check_failure_sensor",
                                 "intercom_run_failure_sensor"]
     assert names["pools"] == ["intercom_api"]
-    assert names["groups"] == ["intercom", "intercom_api", "intercom_snapshots"]
-    assert names["resources"] == ["intercom", "intercom_parquet_io_manager", "parquet_storage"]
+    # today's names, and the support metrics (on by default; served in the default workspace)
+    assert names["groups"] == ["intercom", "intercom_api", "intercom_snapshots", "support_metrics"]
+    assert names["resources"] == ["dbt", "intercom", "intercom_parquet_io_manager", "parquet_storage"]
     assert {k.split("/")[0] for k in names["keys"]} == {"intercom", "intercom_api"}
     assert {f"intercom/{spec.name}" for spec in TABLES} <= set(names["keys"])
 

@@ -22,10 +22,10 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from intercom_assets.current_assets import current_key
-from intercom_assets.keys import POOL, asset_key
+from intercom_assets.keys import POOL, asset_key, source_key
 from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.resources import ParquetStorageResource
-from intercom_assets.tables import TABLES_BY_NAME
+from intercom_assets.tables import TABLES_BY_NAME, TableSpec
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt_project"
 METRICS_GROUP = "support_metrics"
@@ -37,13 +37,21 @@ _SOURCES = ("models", "macros", "dbt_project.yml", "profiles.yml")
 
 def lake_asset_key(table: str) -> AssetKey:
     """The asset a dbt source stands for (the one place a dbt name becomes an asset key): the current state of a
-    table with history; a snapshot table itself (its latest day is read; the window and catch-up runs that refresh
-    the metrics never select snapshot tables, which are taken in a run of today's of their own, so their absence
-    from a range run never skips the metrics); a table not declared (yet) by its own name."""
+    table with history; for a snapshot table (whose latest day is read), the API pass it comes from, because a run
+    over days that do not reach today skips the snapshot table's own asset, and would then skip the metrics (a
+    second table of the same pass, e.g. office hours exceptions beside the schedules: a lineage-only asset under the
+    pass, since dbt needs one key per source); a table not declared (yet) by its own name."""
     spec = TABLES_BY_NAME.get(table)
-    if spec is None or not spec.has_current_state:
+    if spec is None:
         return asset_key(table)
-    return current_key(table)
+    if spec.has_current_state:
+        return current_key(table)
+    return source_key(spec.source.name) if spec.is_record_table else _pass_child_key(spec)
+
+
+def _pass_child_key(spec: TableSpec) -> AssetKey:
+    """`intercom_api/<pass>/<table>`: a snapshot table that shares its API pass with another one."""
+    return AssetKey([*source_key(spec.source.name).path, spec.name])
 
 
 def metrics_asset_key(model: str) -> AssetKey:
@@ -106,7 +114,18 @@ def undeclared_source_specs() -> list[AssetSpec]:
     return [AssetSpec(key=lake_asset_key(node["name"]), group_name=METRICS_GROUP,
                       description=f"{node['description']} Not extracted by this code location: the support metrics "
                       "read its files under the Parquet root when there are any, else read it as empty.")
-            for node in manifest["sources"].values() if node["name"] not in TABLES_BY_NAME]
+            for node in manifest["sources"].values() if node["name"] not in TABLES_BY_NAME] + [
+        AssetSpec(key=_pass_child_key(spec), group_name=METRICS_GROUP, deps=[source_key(spec.source.name)],
+                  description=f"The latest snapshot of {spec.name}, as the support metrics read it (lineage only: "
+                  f"the table itself is `{asset_key(spec.name).to_user_string()}`).")
+        for spec in _metrics_snapshot_children(manifest)]
+
+
+def _metrics_snapshot_children(manifest: Mapping[str, Any]) -> list[TableSpec]:
+    """Snapshot tables the metrics read that share their API pass with another table (lineage-only keys)."""
+    names = [node["name"] for node in manifest["sources"].values()]
+    return [TABLES_BY_NAME[name] for name in names if name in TABLES_BY_NAME
+            and not TABLES_BY_NAME[name].has_current_state and not TABLES_BY_NAME[name].is_record_table]
 
 
 def dbt_args(root: str) -> list[str]:
