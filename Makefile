@@ -55,7 +55,7 @@ dagster-home: $(STAMP)
 
 test: $(DEV_STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks
-	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from dagster import DagsterInstance
 
 from intercom_assets.automation.jobs import INTERCOM_JOB
@@ -22,6 +23,8 @@ from intercom_assets.partitions import day_key
 from intercom_assets.schemas import EXTRACTED_AT_COLUMN
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import DEFAULT_TABLES
+
+pytestmark = pytest.mark.wall_seconds(35)  # measured alone; the suite starts the longest files first
 
 FIRST, LAST = "2026-11-10", "2026-11-20"
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from intercom_assets.partitions import keys_between
 from intercom_assets.reporting import WINDOW_TAG
@@ -24,6 +25,8 @@ from intercom_assets_tests.demo import REPO_ROOT
 from intercom_assets_tests.intercom_server import IntercomTestServer
 from intercom_assets_tests.test_assets import _expected, _stored
 from intercom_assets_tests.test_workspaces import _lake_text, workspace_yaml, write_workspaces
+
+pytestmark = pytest.mark.wall_seconds(280)  # measured alone; the suite starts the longest files first
 
 WINDOW_DAYS = 2
 RUNS_TIMEOUT_SECONDS = 420.0

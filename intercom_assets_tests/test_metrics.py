@@ -29,6 +29,8 @@ from intercom_assets_tests.metrics_lake import (
     write_snapshot,
 )
 
+pytestmark = pytest.mark.wall_seconds(70)  # measured alone; the suite starts the longest files first
+
 EXTRACTED = epoch("2026-03-13T00:00")
 ADA = {"type": "admin", "id": "101", "name": "Ada", "email": "ada@example.com"}
 BOB = {"type": "admin", "id": "102", "name": "Bob", "email": "bob@example.com"}

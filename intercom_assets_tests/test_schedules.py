@@ -38,6 +38,8 @@ from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets.tables import TABLES as ALL_TABLES  # every table is defined, opt-in ones too
 
+pytestmark = pytest.mark.wall_seconds(60)  # measured alone; the suite starts the longest files first
+
 START = "dagster/asset_partition_range_start"
 END = "dagster/asset_partition_range_end"
 TOKEN = "test-token-0123456789abcdef"
