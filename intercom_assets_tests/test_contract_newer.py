@@ -20,14 +20,9 @@ from intercom_assets_tests.intercom_server import IntercomTestServer
 from intercom_assets_tests.test_contract import check
 from intercom_assets_tests.test_contract import spec as spec  # noqa: F401 - the module-scoped fixture
 from intercom_assets_tests.test_contract_resources import openapi as openapi  # noqa: F401 - the fixture
+from intercom_assets_tests.test_contract_resources import server as server  # noqa: F401 - the fixture
 
 NOW = int(TEST_NOW.timestamp())
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[IntercomTestServer]:
-    with IntercomTestServer(token=TEST_TOKEN, seed=7, scale="small", now=TEST_NOW) as srv:
-        yield srv
 
 
 @pytest.fixture
