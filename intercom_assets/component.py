@@ -59,7 +59,8 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Attributes that are INTERCOM_* variables read by settings.py (the API ones are resource fields, checked here).
 SETTING_ATTRIBUTES = (
     "start_date", "attribution_window_days", "schedule_cron", "automation", "tables", "parquet_root", "staging_dir",
-    "run_retention_days", "companies_refresh_minutes", "deletion_sweep_hours", "alert_webhook_url", "pii_policy",
+    "run_retention_days", "companies_refresh_minutes", "deletion_sweep_hours", "alert_webhook_url",
+    "alert_interval_seconds", "pii_policy",
 )
 
 
@@ -97,6 +98,7 @@ class IntercomWorkspace(dg.Component, dg.Resolvable, dg.Model):
     companies_refresh_minutes: int | None = None
     deletion_sweep_hours: int | None = None
     alert_webhook_url: str | None = None
+    alert_interval_seconds: int | None = None
     pii_policy: str | None = None
     pii_salt_env: str | None = None
     _settings: Settings | None = PrivateAttr(default=None)

@@ -25,6 +25,7 @@ DEFAULT_WINDOW_DAYS = 30
 DEFAULT_CRON = "*/30 * * * *"
 DEFAULT_PARQUET_ROOT = "data/intercom"
 DEFAULT_RUN_RETENTION_DAYS = 7
+DEFAULT_ALERT_INTERVAL_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Settings:
     companies_refresh_minutes: int = 0
     # A run sweeps every contact id (to find deleted contacts) when the last sweep is older (0: every run).
     deletion_sweep_hours: int = 24
+    # How often the alert sensors look for failed runs and failing checks (an alert is at most this late).
+    alert_interval_seconds: int = DEFAULT_ALERT_INTERVAL_SECONDS
     # Tables the schedule, the catch-up sensor, freshness and alerts cover (the UI can still run any of them).
     tables: tuple[str, ...] = ()
     # INTERCOM_PII_POLICY keyed with INTERCOM_PII_SALT (see lake/pii_policy.py): loaded here so that a bad file
@@ -180,6 +183,8 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
         parquet_root=_parse_root(env.get("INTERCOM_PARQUET_ROOT")),
         automation_on=_parse_switch("INTERCOM_AUTOMATION", env.get("INTERCOM_AUTOMATION")),
         alert_webhook_url=_parse_webhook(env.get("INTERCOM_ALERT_WEBHOOK_URL")),
+        alert_interval_seconds=_parse_int(env, "INTERCOM_ALERT_INTERVAL_SECONDS", DEFAULT_ALERT_INTERVAL_SECONDS, 5,
+                                          86_400, "seconds"),
         staging_dir=(env.get("INTERCOM_STAGING_DIR") or "").strip() or None,
         run_retention_days=_parse_int(env, "INTERCOM_RUN_RETENTION_DAYS", DEFAULT_RUN_RETENTION_DAYS, 1, 3650, "days"),
         companies_refresh_minutes=_parse_int(env, "INTERCOM_COMPANIES_REFRESH_MINUTES", 0, 0, 10_080, "minutes"),

@@ -38,7 +38,7 @@ from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets.tables import TABLES as ALL_TABLES  # every table is defined, opt-in ones too
 
-pytestmark = pytest.mark.wall_seconds(60)  # measured alone; the suite starts the longest files first
+pytestmark = pytest.mark.wall_seconds(25)  # measured in the suite; it starts the longest files first
 
 START = "dagster/asset_partition_range_start"
 END = "dagster/asset_partition_range_end"
@@ -152,6 +152,14 @@ def test_definitions_load_with_stable_names_and_automation_switch(env, monkeypat
     assert off.resolve_sensor_def(CATCHUP_SENSOR).default_status == DefaultSensorStatus.STOPPED
     # Alerts stay on: a manually launched run can fail too.
     assert off.resolve_sensor_def(RUN_FAILURE_SENSOR).default_status == DefaultSensorStatus.RUNNING
+    assert off.resolve_sensor_def(RUN_FAILURE_SENSOR).minimum_interval_seconds == 60
+
+
+def test_the_alert_sensors_look_as_often_as_set(env, monkeypatch) -> None:
+    monkeypatch.setenv("INTERCOM_ALERT_INTERVAL_SECONDS", "15")
+    defs = build_definitions()
+    for sensor in (RUN_FAILURE_SENSOR, CHECK_FAILURE_SENSOR):
+        assert defs.resolve_sensor_def(sensor).minimum_interval_seconds == 15
 
 
 @pytest.mark.parametrize(
@@ -161,6 +169,7 @@ def test_definitions_load_with_stable_names_and_automation_switch(env, monkeypat
         ("INTERCOM_ATTRIBUTION_WINDOW_DAYS", "thirty", "whole number"),
         ("INTERCOM_SCHEDULE_CRON", "every 30 minutes", "not a valid cron"),
         ("INTERCOM_TABLES", "contacts, tickts", r"unknown tables \['tickts'\]"),
+        ("INTERCOM_ALERT_INTERVAL_SECONDS", "1", "INTERCOM_ALERT_INTERVAL_SECONDS"),
     ],
 )
 def test_a_bad_window_or_cron_is_a_clear_error_at_load(env, monkeypatch, name: str, value: str, message: str) -> None:

@@ -38,7 +38,6 @@ from intercom_assets.tables import TABLES, TableSpec
 
 RUN_FAILURE_SENSOR = "intercom_run_failure_sensor"
 CHECK_FAILURE_SENSOR = "intercom_check_failure_sensor"
-ALERT_INTERVAL_SECONDS = 60
 TABLE_FAILURES_KEY = "intercom/alerted_table_failures"  # instance key-value: table -> the cause last alerted
 MAX_DETAILS = 20
 FINISHED_CHECKS = {AssetCheckExecutionRecordStatus.FAILED, AssetCheckExecutionRecordStatus.SUCCEEDED}
@@ -142,7 +141,7 @@ def build_run_failure_sensor(settings: Settings, shared_jobs: Sequence[str] = ()
     @run_failure_sensor(
         name=names.qualify(RUN_FAILURE_SENSOR),
         default_status=DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=ALERT_INTERVAL_SECONDS,
+        minimum_interval_seconds=settings.alert_interval_seconds,
         description="Logs a JSON alert (and POSTs it to INTERCOM_ALERT_WEBHOOK_URL) for each failed run; a run that "
         "failed only because tables were refused (a missing permission, the plan) alerts once per table and cause, "
         "until the cause changes or the table was materialized since.",
@@ -262,7 +261,7 @@ def build_check_failure_sensor(settings: Settings, tables: Sequence[TableSpec] =
 
     @sensor(
         name=names.qualify(CHECK_FAILURE_SENSOR),
-        minimum_interval_seconds=ALERT_INTERVAL_SECONDS,
+        minimum_interval_seconds=settings.alert_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         description="Logs a JSON alert (and POSTs it to INTERCOM_ALERT_WEBHOOK_URL) once per check, partition "
         "and change of state, and for each asset whose freshness turns WARN or FAIL.",
