@@ -20,7 +20,6 @@ from intercom_assets.automation.jobs import build_intercom_job
 from intercom_assets.automation.maintenance import MAINTENANCE_JOB, build_maintenance_job, build_maintenance_schedule
 from intercom_assets.automation.schedules import build_attribution_window_schedule
 from intercom_assets.current_assets import build_current_assets
-from intercom_assets.metrics.assets import DBT_RESOURCE_KEY, build_metrics_assets, dbt_resource, undeclared_source_specs
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.reporting import source_specs
 from intercom_assets.resources import (
@@ -96,7 +95,7 @@ def build_workspace_defs(settings: Settings, intercom: IntercomResource, shared_
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run);
         # then the support metrics, rebuilt from the current state (INTERCOM_SUPPORT_METRICS=off leaves them out)
         assets=[*source_specs(names=names), intercom_assets, build_current_assets(names=names),
-                *([build_metrics_assets(), *undeclared_source_specs()] if metrics else [])],
+                *(_metrics_assets() if metrics else [])],
         jobs=[intercom_job],
         schedules=[build_attribution_window_schedule(settings, intercom_job)],
         sensors=[
@@ -108,9 +107,24 @@ def build_workspace_defs(settings: Settings, intercom: IntercomResource, shared_
             names.intercom_resource: intercom,
             names.storage_resource: storage,
             names.io_manager: IntercomParquetIOManager(storage=storage),
-            **({DBT_RESOURCE_KEY: dbt_resource()} if metrics else {}),
+            **(_metrics_resources() if metrics else {}),
         },
     )
+
+
+def _metrics_assets() -> list:
+    """The support metrics' dbt assets and the sources they read that no table declares (dbt is imported only
+    when the metrics are served: see metrics/__init__.py)."""
+    from intercom_assets.metrics.assets import build_metrics_assets, undeclared_source_specs
+
+    return [build_metrics_assets(), *undeclared_source_specs()]
+
+
+def _metrics_resources() -> dict:
+    """The dbt CLI resource the metrics' step runs with."""
+    from intercom_assets.metrics.assets import DBT_RESOURCE_KEY, dbt_resource
+
+    return {DBT_RESOURCE_KEY: dbt_resource()}
 
 
 def build_shared_defs(workspaces: Sequence[Settings]) -> Definitions:

@@ -29,7 +29,7 @@ from intercom_assets.intercom.errors import IntercomError
 from intercom_assets.keys import DEFAULT_NAMES, POOL, WorkspaceNames
 from intercom_assets.lake.erasure import erase
 from intercom_assets.lake.staging import fresh_staging_dir
-from intercom_assets.metrics.assets import METRICS_DIR, build_metrics
+from intercom_assets.metrics import METRICS_DIR
 from intercom_assets.resources import IntercomResource, ParquetStorageResource
 
 ERASE_JOB = "intercom_erase_job"
@@ -128,6 +128,8 @@ def rebuild_metrics(context: OpExecutionContext, storage: ParquetStorageResource
     folder = storage.get_store().root / METRICS_DIR
     if not folder.exists():
         return
+    from intercom_assets.metrics.assets import build_metrics  # dbt only when there are metrics (metrics/__init__.py)
+
     try:
         build_metrics(storage.root, storage.staging_dir)
     except Exception as error:

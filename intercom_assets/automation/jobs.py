@@ -8,7 +8,6 @@ from dagster import AssetKey, AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from intercom_assets.keys import CURRENT_SUFFIX, DEFAULT_NAMES, WorkspaceNames
-from intercom_assets.metrics.assets import metrics_keys
 from intercom_assets.tables import TABLES, TableSpec
 
 INTERCOM_JOB = "intercom_job"
@@ -19,8 +18,11 @@ def run_selection(tables: Sequence[TableSpec], metrics: bool = True, names: Work
     """What a window or catch-up run materializes: the tables, then the current state of the incremental ones, then
     (when there are any, and `metrics`: INTERCOM_SUPPORT_METRICS) the support metrics, rebuilt from that state."""
     current = [names.asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if spec.has_current_state]
-    return [*(names.asset_key(spec.name) for spec in tables), *current,
-            *(metrics_keys() if current and metrics else [])]
+    if not (current and metrics):
+        return [*(names.asset_key(spec.name) for spec in tables), *current]
+    from intercom_assets.metrics.assets import metrics_keys  # dbt only when served (see metrics/__init__.py)
+
+    return [*(names.asset_key(spec.name) for spec in tables), *current, *metrics_keys()]
 
 
 def build_intercom_job(tables: Sequence[TableSpec] = TABLES, metrics: bool = True,

@@ -29,7 +29,6 @@ from intercom_assets.tables import TABLES_BY_NAME, TableSpec
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt_project"
 METRICS_GROUP = "support_metrics"
-METRICS_DIR = "metrics"  # {root}/metrics/<model>/part-0.parquet (dbt_project/macros/lake.sql)
 METRICS_STEP = "intercom_support_metrics"
 DBT_RESOURCE_KEY = "dbt"
 _SOURCES = ("models", "macros", "dbt_project.yml", "profiles.yml")
