@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -24,10 +25,15 @@ def intercom_server() -> Iterator[IntercomTestServer]:
 @pytest.fixture
 def intercom_env(intercom_server, tmp_path, monkeypatch) -> dict[str, str]:
     """INTERCOM_* variables pointing the code location at the test server and a fresh Parquet root."""
+    return set_intercom_env(monkeypatch, intercom_server, tmp_path / "parquet")
+
+
+def set_intercom_env(monkeypatch: pytest.MonkeyPatch, server: IntercomTestServer, root: Path) -> dict[str, str]:
+    """Set (through `monkeypatch`) and return the INTERCOM_* variables of `intercom_env` for this server and root."""
     values = {
-        "INTERCOM_ACCESS_TOKEN": intercom_server.token,
-        "INTERCOM_BASE_URL": intercom_server.base_url,
-        "INTERCOM_PARQUET_ROOT": str(tmp_path / "parquet"),
+        "INTERCOM_ACCESS_TOKEN": server.token,
+        "INTERCOM_BASE_URL": server.base_url,
+        "INTERCOM_PARQUET_ROOT": str(root),
         "INTERCOM_START_DATE": "2026-06-01",
         "INTERCOM_AUTOMATION": "off",
         # a dbt build adds seconds to every run: the tests of the support metrics turn them on (test_metrics*.py,

@@ -29,6 +29,8 @@ from intercom_assets.intercom.search import plan_slices
 from intercom_assets.intercom.session import endpoint_template as _endpoint_template
 from intercom_assets_tests.intercom_server import Faults, IntercomTestServer
 
+pytestmark = pytest.mark.wall_seconds(35)  # measured in the suite; it starts the longest files first
+
 TOKEN = "test-token-0123456789abcdef"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FAST = {"timeout_seconds": 2.0, "max_retries": 4, "backoff_max_seconds": 0.05, "backoff_base_seconds": 0.01,

@@ -16,11 +16,9 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from intercom_assets.columns.undeclared import UNDECLARED
 from intercom_assets.schemas import (
@@ -39,8 +37,8 @@ from intercom_assets.schemas import (
     unwrap,
 )
 from intercom_assets.tables import PAGING_METHODS, TABLES, TABLES_BY_NAME, Source, TableSpec
+from intercom_assets_tests.test_contract import SPEC_PATH, load_spec
 
-SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "intercom-openapi" / "api.intercom.io.2.16.yaml"
 SCALARS = {"string", "integer", "number", "boolean"}
 # The described scalar types each column kind holds as a value (schemas.py: an integer fits a string column,
 # a Unix time is an integer or a number); JSON and MAP hold anything.
@@ -52,9 +50,9 @@ Node = dict[str, Any]  # a schema node of the description
 
 @cache
 def api_description() -> dict[str, Any]:
-    """The 2.16 description (libyaml's C loader: the file is 1.3 MB)."""
-    with SPEC_PATH.open("rb") as handle:
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    """The 2.16 description, parsed once per process (read-only: every test here and in
+    test_real_payloads_newer.py reads the same dict)."""
+    return load_spec(SPEC_PATH)
 
 
 def schemas() -> dict[str, Any]:

@@ -45,7 +45,7 @@ from intercom_assets.tables import TABLES_BY_NAME
 from intercom_assets_tests.clock import FROZEN_NOW
 from intercom_assets_tests.demo import open_instance
 
-pytestmark = pytest.mark.wall_seconds(90)  # measured alone; the suite starts the longest files first
+pytestmark = pytest.mark.wall_seconds(40)  # measured in the suite; it starts the longest files first
 
 REPO = Path(__file__).resolve().parents[1]
 PROVENANCE = {COPIED_FROM_RUN, MATERIALIZED_AT, COPIED_AT}

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from intercom_assets.tables import TABLES_BY_NAME
+from intercom_assets_tests.test_field_coverage import api_description
 from intercom_assets_tests.test_real_payloads import (
     MIN_DECLARED_SHARE,
     Route,
@@ -25,7 +25,8 @@ from intercom_assets_tests.test_real_payloads import (
     stage_and_read,
 )
 
-DESCRIPTION = Path(__file__).resolve().parent / "fixtures" / "intercom-openapi" / "api.intercom.io.2.16.yaml"
+pytestmark = pytest.mark.wall_seconds(60)  # measured in the suite; it starts the longest files first
+
 PARENT = {"type": "parent", "id": "p1", "updated_at": 1_767_225_600}
 # (request, list key in its example or None for a single object) -> the table its objects are rows of
 EXAMPLES: dict[tuple[str, str | None], str] = {
@@ -60,7 +61,7 @@ EXAMPLES: dict[tuple[str, str | None], str] = {
 
 def examples() -> list[tuple[str, str, Any]]:
     """(request, table, object) for every object in the 200 examples of the newer endpoints."""
-    paths = yaml.safe_load(DESCRIPTION.read_text())["paths"]
+    paths = api_description()["paths"]
     found = []
     for (request, key), table in EXAMPLES.items():
         method, path = request.split(" ")
