@@ -153,6 +153,18 @@ def kill_group(pgid: int, grace: float = GROUP_KILL_GRACE_SECONDS,
             return
 
 
+def daemon_pids(process: subprocess.Popen) -> list[int]:
+    """The `dagster dev`'s daemon process (the one that ticks sensors and schedules and launches runs)."""
+    return [pid for pid, row in process_table().items()
+            if row.ppid == process.pid and ("dagster._daemon" in row.args or "dagster-daemon" in row.args)]
+
+
+def freeze(pids: list[int]) -> None:
+    """SIGSTOP: from here on no tick, queue or launch of theirs advances (see stop_dagster_dev)."""
+    for pid in pids:
+        _signal(pid, signal.SIGSTOP)
+
+
 def stop_dagster_dev(process: subprocess.Popen, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
     """Stop a `dagster dev` started with spawn_group: nothing is launched from the first step, nothing is left.
 
@@ -173,11 +185,10 @@ def stop_dagster_dev(process: subprocess.Popen, timeout: float = STOP_TIMEOUT_SE
         kill_group(process.pid)
         return
     deadline = time.monotonic() + timeout
-    children = {pid: row.args for pid, row in process_table().items() if row.ppid == process.pid}
-    daemons = [pid for pid, args in children.items() if "dagster._daemon" in args or "dagster-daemon" in args]
-    webservers = [pid for pid, args in children.items() if "dagster_webserver" in args]
-    for pid in daemons:
-        _signal(pid, signal.SIGSTOP)
+    daemons = daemon_pids(process)
+    freeze(daemons)
+    webservers = [pid for pid, row in process_table().items()
+                  if row.ppid == process.pid and "dagster_webserver" in row.args]
     _signal(process.pid, signal.SIGINT)
     for pid in webservers:
         _wait_gone(pid, deadline)
@@ -263,14 +274,19 @@ def copy_filtered(stream: IO[bytes], keep: Callable[[str], bool], out: IO[str]) 
 def run_dagster_dev(env: dict[str, str], port: int, home: Path) -> int:
     """Run `dagster dev` until it exits or we are asked to stop (SIGINT, SIGTERM); then stop it completely.
 
-    A second Ctrl-C during the stop kills its process group at once.
+    The first Ctrl-C freezes the daemon in the signal handler itself, before anything else: a tick in progress
+    then creates no run after the user asked to stop (the main loop, polling every 0.2 s, was late enough for a
+    catch-up tick to create one). A second Ctrl-C during the stop kills its process group at once.
     """
     requested: list[int] = []
     children: list[subprocess.Popen] = []
+    daemons: list[int] = []  # found once dagster dev has started it (it is never restarted)
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         requested.append(signum)
-        if len(requested) > 1:
+        if len(requested) == 1:
+            freeze(daemons)
+        else:
             for child in children:
                 try:
                     os.killpg(child.pid, signal.SIGKILL)
@@ -288,6 +304,8 @@ def run_dagster_dev(env: dict[str, str], port: int, home: Path) -> int:
         copier = threading.Thread(target=copy_filtered, args=(process.stdout, console.keep, sys.stdout), daemon=True)
         copier.start()
         while process.poll() is None and not requested:
+            if not daemons:
+                daemons.extend(daemon_pids(process))
             time.sleep(0.2)
         if requested:
             console.stopping = True
