@@ -115,6 +115,9 @@ def running_dagster_dev(workdir: Path, intercom_env: Mapping[str, str], server_l
     """`dagster dev` on a free port with DAGSTER_HOME and the Parquet root under workdir; stopped as a group.
 
     `dagster_yaml` replaces the repo's dagster.yaml in that DAGSTER_HOME (tests that need shorter intervals).
+    The support metrics are off unless `intercom_env` turns them on: none of these tests is about them (their dbt
+    build, in every window run, is covered by test_metrics*.py and test_erasure.py), and the build and dbt's import
+    in every process that loads the code location cost each run seconds of CPU.
     """
     home = workdir / "dagster_home"
     home.mkdir()
@@ -124,7 +127,8 @@ def running_dagster_dev(workdir: Path, intercom_env: Mapping[str, str], server_l
         (home / "dagster.yaml").write_text(dagster_yaml)
     port = free_port()
     dev = DagsterDev(f"http://127.0.0.1:{port}", workdir / "parquet", workdir / "dagster-dev.log", server_log, home)
-    env = {**os.environ, **intercom_env, "DAGSTER_HOME": str(home), "INTERCOM_PARQUET_ROOT": str(dev.parquet_root)}
+    env = {**os.environ, "INTERCOM_SUPPORT_METRICS": "off", **intercom_env, "DAGSTER_HOME": str(home),
+           "INTERCOM_PARQUET_ROOT": str(dev.parquet_root)}
     with open(dev.log, "ab") as log:
         process = spawn_group(dagster_dev_command(port), cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     dev.pid = process.pid

@@ -101,6 +101,7 @@ def crashable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashable]:
             "INTERCOM_BASE_URL": server.base_url,
             "INTERCOM_START_DATE": "2026-06-01",
             "INTERCOM_AUTOMATION": "off",
+            "INTERCOM_SUPPORT_METRICS": "off",  # as in dagster dev (dagster_dev.py): the clean run is the same run
             "INTERCOM_STAGING_DIR": str(scratch),
             "TMPDIR": str(scratch),
         }
