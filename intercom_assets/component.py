@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import types
+import warnings
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -50,6 +51,11 @@ from intercom_assets.resources import (
     IntercomResource,
 )
 from intercom_assets.settings import Settings, load_settings
+
+# Dagster's component loader copies each sensor with `owners` (a beta parameter) and so warns, in every process that
+# loads YAML workspaces, about a parameter this project never passes: nothing a user can act on.
+warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition.__init__`",
+                        category=dg.BetaWarning)
 
 DEFS_DIR = Path(__file__).resolve().parent / "defs"
 WORKSPACES_DIR_VARIABLE = "INTERCOM_WORKSPACES_DIR"

@@ -176,10 +176,17 @@ def test_console_filter_drops_what_repeats_every_tick_and_keeps_the_rest(tmp_pat
     assert ConsoleFilter(home).keep(yaml_warning), "a DAGSTER_HOME with another dagster.yaml: the warning stands"
 
 
-def test_loading_the_code_location_prints_no_warning(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workspaces", [0, 2], ids=["variables", "two YAML workspaces"])
+def test_loading_the_code_location_prints_no_warning(tmp_path: Path, workspaces: int) -> None:
     """Every code server and run worker loads the code location: a warning there is printed once per process."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("INTERCOM_", "DAGSTER_"))}
     env.update(INTERCOM_ACCESS_TOKEN="t" * 16, INTERCOM_PARQUET_ROOT=str(tmp_path), DAGSTER_HOME=str(tmp_path))
+    for n in range(workspaces):
+        (tmp_path / "workspaces" / f"w{n}").mkdir(parents=True)
+        (tmp_path / "workspaces" / f"w{n}" / "defs.yaml").write_text(
+            f"type: intercom_assets.IntercomWorkspace\nattributes:\n  name: w{n}\n  access_token_env: W{n}_TOKEN\n"
+            f"  parquet_root: {tmp_path / f'lake-{n}'}\n")
+        env.update({"INTERCOM_WORKSPACES_DIR": str(tmp_path / "workspaces"), f"W{n}_TOKEN": "t" * 16})
     loaded = subprocess.run([sys.executable, "-W", "always", "-c", "import intercom_assets.definitions"],
                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert loaded.returncode == 0, loaded.stderr
