@@ -17,9 +17,14 @@ from intercom_assets.automation.checks import freshness_policy_for, with_freshne
 from intercom_assets.automation.erase_job import ERASE_JOB, intercom_erase_job
 from intercom_assets.automation.erase_multi import build_multi_erase_job
 from intercom_assets.automation.jobs import build_intercom_job
-from intercom_assets.automation.maintenance import MAINTENANCE_JOB, build_maintenance_job, build_maintenance_schedule
+from intercom_assets.automation.maintenance_job import (
+    MAINTENANCE_JOB,
+    build_maintenance_job,
+    build_maintenance_schedule,
+)
 from intercom_assets.automation.schedules import build_attribution_window_schedule
 from intercom_assets.current_assets import build_current_assets
+from intercom_assets.keys import WorkspaceNames
 from intercom_assets.partitions import build_partitions_def
 from intercom_assets.reporting import source_specs
 from intercom_assets.resources import (
@@ -89,13 +94,13 @@ def build_workspace_defs(settings: Settings, intercom: IntercomResource, shared_
         names,
     )
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
-    metrics = settings.metrics  # the support metrics (dbt, intercom_assets/metrics/): default workspace only so far
+    metrics = settings.metrics  # the support metrics (dbt, intercom_assets/metrics/)
     intercom_job = build_intercom_job(selected, metrics, names)
     return Definitions(
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run);
         # then the support metrics, rebuilt from the current state (INTERCOM_SUPPORT_METRICS=off leaves them out)
         assets=[*source_specs(names=names), intercom_assets, build_current_assets(names=names),
-                *(_metrics_assets() if metrics else [])],
+                *(_metrics_assets(names, settings.office_hours_schedule) if metrics else [])],
         jobs=[intercom_job],
         schedules=[build_attribution_window_schedule(settings, intercom_job)],
         sensors=[
@@ -107,21 +112,20 @@ def build_workspace_defs(settings: Settings, intercom: IntercomResource, shared_
             names.intercom_resource: intercom,
             names.storage_resource: storage,
             names.io_manager: IntercomParquetIOManager(storage=storage),
-            **(_metrics_resources() if metrics else {}),
         },
     )
 
 
-def _metrics_assets() -> list:
-    """The support metrics' dbt assets and the sources they read that no table declares (dbt is imported only
-    when the metrics are served: see metrics/__init__.py)."""
+def _metrics_assets(names: WorkspaceNames, office_hours_schedule: str) -> list:
+    """The workspace's support metrics (dbt assets) and the sources they read that no table declares (dbt is
+    imported only when the metrics are served: see metrics/__init__.py)."""
     from intercom_assets.metrics.assets import build_metrics_assets, undeclared_source_specs
 
-    return [build_metrics_assets(), *undeclared_source_specs()]
+    return [build_metrics_assets(names, office_hours_schedule), *undeclared_source_specs(names)]
 
 
 def _metrics_resources() -> dict:
-    """The dbt CLI resource the metrics' step runs with."""
+    """The dbt CLI resource every workspace's metrics step runs with (one dbt project)."""
     from intercom_assets.metrics.assets import DBT_RESOURCE_KEY, dbt_resource
 
     return {DBT_RESOURCE_KEY: dbt_resource()}
@@ -131,10 +135,11 @@ def build_shared_defs(workspaces: Sequence[Settings]) -> Definitions:
     """What the code location has once whatever its workspaces: the maintenance job (the instance is shared), the
     erase job (one request reaches every workspace) and the executor."""
     names = [settings.names for settings in workspaces]
-    maintenance_job = build_maintenance_job(max(workspaces, key=lambda s: s.run_retention_days), names)
+    maintenance_job = build_maintenance_job(workspaces)
     erase_job = intercom_erase_job if len(names) == 1 and names[0].is_default else build_multi_erase_job(names)
     return Definitions(
         jobs=[maintenance_job, erase_job],
+        resources=_metrics_resources() if any(settings.metrics for settings in workspaces) else {},
         schedules=[build_maintenance_schedule(maintenance_job)],
         # Every run of these assets (schedule, sensors, UI backfills, the CLI) executes in one process: separate
         # step processes would split the rate budget and multiply Dagster's per-step cost.

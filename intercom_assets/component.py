@@ -66,7 +66,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SETTING_ATTRIBUTES = (
     "start_date", "attribution_window_days", "schedule_cron", "automation", "tables", "parquet_root", "staging_dir",
     "run_retention_days", "companies_refresh_minutes", "deletion_sweep_hours", "alert_webhook_url",
-    "alert_interval_seconds", "pii_policy",
+    "alert_interval_seconds", "pii_policy", "support_metrics", "office_hours_schedule",
 )
 
 
@@ -105,6 +105,8 @@ class IntercomWorkspace(dg.Component, dg.Resolvable, dg.Model):
     deletion_sweep_hours: int | None = None
     alert_webhook_url: str | None = None
     alert_interval_seconds: int | None = None
+    support_metrics: str | bool | None = None  # YAML reads on/off as booleans
+    office_hours_schedule: str | None = None
     pii_policy: str | None = None
     pii_salt_env: str | None = None
     _settings: Settings | None = PrivateAttr(default=None)

@@ -53,6 +53,8 @@ class Settings:
     pii_policy: PiiPolicy = field(default_factory=PiiPolicy.empty, repr=False, compare=False)
     # The support metrics (intercom_assets/metrics/): defined, and refreshed by window and catch-up runs.
     support_metrics: bool = True
+    # The office hours schedule (id or name) of the metrics' business hours; empty: the only or first one.
+    office_hours_schedule: str = ""
     # Which workspace this is (keys.WorkspaceNames): empty for the one the INTERCOM_* variables define.
     name: str = ""
     key_prefix: str = KEY_PREFIX
@@ -65,9 +67,8 @@ class Settings:
 
     @property
     def metrics(self) -> bool:
-        """Whether the support metrics are served and refreshed: INTERCOM_SUPPORT_METRICS, in the default workspace
-        (their asset keys are not per workspace yet, so a YAML workspace is served without them)."""
-        return self.support_metrics and self.names.is_default
+        """Whether the support metrics are served and refreshed (INTERCOM_SUPPORT_METRICS)."""
+        return self.support_metrics
 
     def selected(self) -> tuple[TableSpec, ...]:
         """The declarations of the selected tables, in registry order: when none is named, the default selection
@@ -192,4 +193,5 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
         tables=_parse_tables(env.get("INTERCOM_TABLES")),
         pii_policy=load_pii_policy(env),
         support_metrics=_parse_switch("INTERCOM_SUPPORT_METRICS", env.get("INTERCOM_SUPPORT_METRICS")),
+        office_hours_schedule=(env.get("INTERCOM_OFFICE_HOURS_SCHEDULE") or "").strip(),
     )

@@ -142,7 +142,9 @@ def test_two_workspaces_through_dagster_dev(tmp_path: Path) -> None:
                   "attribution_window_days": WINDOW_DAYS,
                   "schedule_cron": "* * * * *", "automation": "on", "max_retries": 2,
                   # the run-failure alert waited for below comes within 10 s instead of 60
-                  "alert_interval_seconds": 10}
+                  "alert_interval_seconds": 10,
+                  # a YAML workspace's metrics: test_workspaces.py (here a dbt build in every window run)
+                  "support_metrics": False}
         folder = write_workspaces(tmp_path / "workspaces", {
             "eu": workspace_yaml("eu", access_token_env="E2E_EU_TOKEN", base_url=eu.base_url,
                                  parquet_root=str(roots["eu"]), **common),

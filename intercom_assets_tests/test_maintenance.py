@@ -25,15 +25,8 @@ from dagster._core.storage.partition_status_cache import get_and_update_asset_st
 from intercom_assets.automation.catchup import missing_partitions
 from intercom_assets.automation.checks import check_keys
 from intercom_assets.automation.jobs import INTERCOM_JOB
-from intercom_assets.automation.maintenance import (
-    COPIED_AT,
-    COPIED_FROM_RUN,
-    MAINTENANCE_CRON,
-    MAINTENANCE_JOB,
-    MAINTENANCE_SCHEDULE,
-    MATERIALIZED_AT,
-    prune_instance,
-)
+from intercom_assets.automation.maintenance import COPIED_AT, COPIED_FROM_RUN, MATERIALIZED_AT, prune_instance
+from intercom_assets.automation.maintenance_job import MAINTENANCE_CRON, MAINTENANCE_JOB, MAINTENANCE_SCHEDULE
 from intercom_assets.automation.schedules import range_tags
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key

@@ -52,7 +52,8 @@ def test_two_workspaces_at_once_on_postgres(postgres: Postgres, tmp_path: Path) 
                 "type: intercom_assets.IntercomWorkspace", "attributes:", f"  name: {name}",
                 f"  access_token_env: PG_{name.upper()}_TOKEN", f"  base_url: {url}", f"  parquet_root: {roots[name]}",
                 f"  start_date: '{(today - timedelta(days=1)).isoformat()}'", "  attribution_window_days: 2",
-                "  schedule_cron: '* * * * *'", "  automation: 'on'", "",
+                "  schedule_cron: '* * * * *'", "  automation: 'on'",
+                "  support_metrics: 'off'  # a YAML workspace's metrics: test_workspaces.py", "",
             ]))
         env = {"INTERCOM_WORKSPACES_DIR": str(folder), "PG_WA_TOKEN": "pg-token-wa-0123456789",
                "PG_WB_TOKEN": "pg-token-wb-0123456789"}

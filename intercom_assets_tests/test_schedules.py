@@ -22,7 +22,7 @@ from intercom_assets.automation.alert_sensors import CHECK_FAILURE_SENSOR, RUN_F
 from intercom_assets.automation.catchup import CATCHUP_SENSOR
 from intercom_assets.automation.checks import check_keys
 from intercom_assets.automation.jobs import INTERCOM_JOB
-from intercom_assets.automation.maintenance import MAINTENANCE_SCHEDULE
+from intercom_assets.automation.maintenance_job import MAINTENANCE_SCHEDULE
 from intercom_assets.automation.schedules import (
     SCHEDULE_NAME,
     TRIGGER_CATCHUP,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from dagster import DagsterInstance, build_schedule_context
+from dagster import AssetKey, DagsterInstance, build_schedule_context
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from intercom_assets.builder import build_definitions
@@ -70,7 +70,7 @@ def test_the_default_workspace_keeps_todays_names(monkeypatch, tmp_path):
     assert names["sensors"] == ["intercom_catchup_sensor", "intercom_check_failure_sensor",
                                 "intercom_run_failure_sensor"]
     assert names["pools"] == ["intercom_api"]
-    # today's names, and the support metrics (on by default; served in the default workspace)
+    # today's names, and the support metrics (on by default)
     assert names["groups"] == ["intercom", "intercom_api", "intercom_snapshots", "support_metrics"]
     assert names["resources"] == ["dbt", "intercom", "intercom_parquet_io_manager", "parquet_storage"]
     assert {k.split("/")[0] for k in names["keys"]} == {"intercom", "intercom_api"}
@@ -93,8 +93,15 @@ def test_two_yaml_workspaces_have_their_own_names_pools_and_roots(tmp_path):
     assert names["sensors"] == [f"intercom_{ws}_{what}_sensor" for ws in ("au", "eu")
                                 for what in ("catchup", "check_failure", "run_failure")]
     assert names["pools"] == ["intercom_au_api", "intercom_eu_api"]
-    assert names["resources"] == ["intercom_au", "intercom_au_parquet_io_manager", "intercom_eu",
+    # the support metrics of each workspace (on by default), all run by the one dbt project's resource
+    assert names["groups"] == ["intercom_au", "intercom_au_api", "intercom_au_snapshots", "intercom_eu",
+                               "intercom_eu_api", "intercom_eu_snapshots", "support_metrics_au", "support_metrics_eu"]
+    assert names["resources"] == ["dbt", "intercom_au", "intercom_au_parquet_io_manager", "intercom_eu",
                                   "intercom_eu_parquet_io_manager", "parquet_storage_au", "parquet_storage_eu"]
+    for ws, prefix in (("eu", "intercom_eu/"), ("au", "intercom/au/")):
+        assert {f"{prefix}conversation_metrics", f"{prefix}ticket_metrics"} <= set(names["keys"]), ws
+        metrics = defs.resolve_assets_def(AssetKey([*prefix.strip("/").split("/"), "conversation_metrics"]))
+        assert metrics.op.pool == f"intercom_{ws}_api"
     every = {spec.name for spec in TABLES}
     assert {k.removeprefix("intercom_eu/") for k in names["keys"] if k.startswith("intercom_eu/")} >= every
     assert {k.removeprefix("intercom/au/") for k in names["keys"] if k.startswith("intercom/au/")} >= every
@@ -155,7 +162,7 @@ def test_an_unset_token_variable_skips_the_workspace_schedule_naming_it(tmp_path
     defs = load_workspaces(write_workspaces(tmp_path / "defs", {
         "eu": workspace_yaml("eu", access_token_env="EU_TOKEN_UNSET", parquet_root=str(tmp_path / "eu")),
     }))
-    schedule = defs.get_schedule_def("intercom_eu_attribution_window_schedule")
+    schedule = defs.resolve_schedule_def("intercom_eu_attribution_window_schedule")
     with DagsterInstance.ephemeral() as instance:
         result = schedule.evaluate_tick(build_schedule_context(instance=instance))
     assert result.run_requests == [] or result.run_requests is None
@@ -203,8 +210,9 @@ def test_two_workspaces_extract_fail_and_erase_on_their_own(two_servers, tmp_pat
     defs = load_workspaces(write_workspaces(tmp_path / "defs", {
         "eu": workspace_yaml("eu", access_token_env="WS_EU_TOKEN", base_url=eu.base_url,
                              parquet_root=str(roots["eu"]), **common),
+        # the support metrics: eu's (the default) in its own lake, none for au
         "au": workspace_yaml("au", access_token_env="WS_AU_TOKEN", base_url=au.base_url,
-                             parquet_root=str(roots["au"]), **common),
+                             parquet_root=str(roots["au"]), support_metrics=False, **common),
     }))
     tags = {ASSET_PARTITION_RANGE_START_TAG: FIRST, ASSET_PARTITION_RANGE_END_TAG: LAST}
     with DagsterInstance.ephemeral() as instance:
@@ -225,6 +233,11 @@ def test_two_workspaces_extract_fail_and_erase_on_their_own(two_servers, tmp_pat
             materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
             assert {key.split("/")[0] for key in materialized} == {f"intercom_{name}"}
         assert _expected(eu, FIRST, LAST)["contacts"] != _expected(au, FIRST, LAST)["contacts"]
+        eu_metrics = {e.asset_key.to_user_string() for e in ok.get_asset_materialization_events()
+                      if e.asset_key.path[-1] == "conversation_metrics"}
+        assert eu_metrics == {"intercom_eu/conversation_metrics"}
+        assert pq.read_table(roots["eu"] / "metrics" / "conversation_metrics" / "part-0.parquet").num_rows > 0
+        assert not (roots["au"] / "metrics").exists()
         for name, person in (("eu", person_eu), ("au", person_au)):
             text = _lake_text(roots[name])
             assert person["id"].lower() in text and email.lower() in text
@@ -295,6 +308,42 @@ def test_dg_lists_and_checks_two_workspaces_and_names_a_bad_file(tmp_path):
     bad = dg("check", "defs")
     assert bad.returncode != 0
     assert f"{package / 'defs' / 'au' / 'defs.yaml'}: attributes.tables: " in bad.stdout + bad.stderr
+
+
+def test_each_workspace_prunes_its_own_old_runs_in_its_own_pool(tmp_path):
+    """The maintenance job has a prune op per workspace, in that workspace's pool, with its own retention (the last
+    one compacts SQLite); each op deletes only its workspace's runs, the first also those of no workspace."""
+    from datetime import UTC, datetime, timedelta
+
+    from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+
+    from intercom_assets.automation.maintenance import prune_instance
+    from intercom_assets.automation.maintenance_job import run_owner
+    from intercom_assets.keys import WorkspaceNames
+
+    folder = write_workspaces(tmp_path / "defs", {
+        "eu": workspace_yaml("eu", access_token_env="EU_TOKEN", parquet_root=str(tmp_path / "eu"),
+                             run_retention_days=3),
+        "au": workspace_yaml("au", access_token_env="AU_TOKEN", key_prefix="intercom/au",
+                             parquet_root=str(tmp_path / "au"), run_retention_days=10),
+    })
+    job = load_workspaces(folder).resolve_job_def("intercom_maintenance_job")
+    assert {node.name: node.pool for node in job.graph.node_defs if "prune" in node.name} == {
+        "intercom_au_prune_instance": "intercom_au_api", "intercom_eu_prune_instance": "intercom_eu_api"}
+    assert job.run_config == {"ops": {
+        "intercom_au_prune_instance": {"config": {"retention_days": 10, "vacuum": False}},
+        "intercom_eu_prune_instance": {"config": {"retention_days": 3, "vacuum": True}}}}
+
+    au, eu = WorkspaceNames("au", "intercom/au"), WorkspaceNames("eu", "intercom_eu")
+    with DagsterInstance.ephemeral() as instance:
+        for run_id, job_name in (("eu-run", "intercom_eu_job"), ("au-run", "intercom_au_job"),
+                                 ("erase-run", "intercom_erase_job")):
+            instance.add_run(DagsterRun(job_name=job_name, run_id=run_id, status=DagsterRunStatus.SUCCESS))
+        later = datetime.now(UTC) + timedelta(days=30)
+        report = prune_instance(instance, later, 3, run_vacuum=False, owns=lambda r: run_owner(r, [au, eu]) == eu)
+        assert report.runs_deleted == 1 and {r.run_id for r in instance.get_runs()} == {"au-run", "erase-run"}
+        report = prune_instance(instance, later, 10, run_vacuum=False, owns=lambda r: run_owner(r, [au, eu]) == au)
+        assert report.runs_deleted == 2 and instance.get_runs() == []
 
 
 def test_alerts_name_the_workspace_and_scrub_its_token(monkeypatch):

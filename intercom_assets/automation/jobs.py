@@ -22,7 +22,7 @@ def run_selection(tables: Sequence[TableSpec], metrics: bool = True, names: Work
         return [*(names.asset_key(spec.name) for spec in tables), *current]
     from intercom_assets.metrics.assets import metrics_keys  # dbt only when served (see metrics/__init__.py)
 
-    return [*(names.asset_key(spec.name) for spec in tables), *current, *metrics_keys()]
+    return [*(names.asset_key(spec.name) for spec in tables), *current, *metrics_keys(names)]
 
 
 def build_intercom_job(tables: Sequence[TableSpec] = TABLES, metrics: bool = True,

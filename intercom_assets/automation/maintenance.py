@@ -19,12 +19,12 @@ attempt, or when its deletion would let an older failed attempt become the newes
 a copy would become each check's latest execution (and look new to the check-failure sensor). The latest row of
 each (check, partition) stays in place instead, pointed at the copied materialization it targeted; every other
 check row of a deleted run goes. The op runs in the extraction's pool: no run materializes while it decides and
-copies.
+copies. With several workspaces each has its own prune op, in its own pool, deciding about its own runs (see
+maintenance_job.run_owner): a pass never waits for, nor races, the runs of a workspace whose pool it does not hold.
 """
 
-import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,19 +32,10 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     AssetRecordsFilter,
-    Config,
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
-    DefaultScheduleStatus,
-    JobDefinition,
-    OpDefinition,
-    OpExecutionContext,
-    Output,
     RunsFilter,
-    ScheduleDefinition,
-    job,
-    op,
 )
 from dagster._core.event_api import EventLogRecord
 from dagster._core.events import DagsterEvent, StepMaterializationData
@@ -54,7 +45,7 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecordStatus,
     AssetCheckPartitionInfo,
 )
-from dagster._core.storage.dagster_run import FINISHED_STATUSES, NOT_FINISHED_STATUSES
+from dagster._core.storage.dagster_run import FINISHED_STATUSES, NOT_FINISHED_STATUSES, DagsterRun
 from dagster._serdes import deserialize_value, serialize_value
 
 from intercom_assets.automation.instance_storage import (
@@ -70,18 +61,7 @@ from intercom_assets.automation.instance_storage import (
     stored_check_keys,
     vacuum,
 )
-from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
-from intercom_assets.lake.current_state import current_store
-from intercom_assets.lake.schema_upgrade import upgrade_schemas
-from intercom_assets.lake.staging import fresh_staging_dir
-from intercom_assets.resources import ParquetStorageResource
-from intercom_assets.settings import Settings
-from intercom_assets.tables import TABLES
 
-MAINTENANCE_JOB = "intercom_maintenance_job"
-MAINTENANCE_SCHEDULE = "intercom_maintenance_schedule"
-# Daily, between two 30-minute ticks of the window schedule.
-MAINTENANCE_CRON = "17 3 * * *"
 # Metadata added to a re-recorded (runless) copy.
 COPIED_FROM_RUN = "maintenance/copied_from_run"
 MATERIALIZED_AT = "maintenance/materialized_at"
@@ -285,14 +265,16 @@ def _restore_asset_rows(instance: DagsterInstance, before: dict[AssetKey, dict],
         restore_asset_row(instance, key, values, only_if_last_run_id=RUNLESS_RUN_ID)
 
 
-def prune_instance(instance: DagsterInstance, now: datetime, retention_days: int,
-                   run_vacuum: bool = True) -> MaintenanceReport:
-    """One maintenance pass as of `now` (injectable for tests and the benchmark)."""
+def prune_instance(instance: DagsterInstance, now: datetime, retention_days: int, run_vacuum: bool = True,
+                   owns: Callable[[DagsterRun], bool] | None = None) -> MaintenanceReport:
+    """One maintenance pass as of `now` (injectable for tests and the benchmark), over the runs `owns` accepts
+    (every run by default)."""
     started = time.monotonic()
     report = MaintenanceReport(bytes_before=instance_bytes(instance))
     cutoff = now - timedelta(days=retention_days)
     old = {r.dagster_run.run_id: r.dagster_run.status
-           for r in instance.get_run_records(RunsFilter(statuses=FINISHED_STATUSES, created_before=cutoff))}
+           for r in instance.get_run_records(RunsFilter(statuses=FINISHED_STATUSES, created_before=cutoff))
+           if owns is None or owns(r.dagster_run)}
     if old:
         plan, facts = plan_pruning(instance, old)
         report.runs_kept = plan.keep
@@ -316,76 +298,3 @@ def prune_instance(instance: DagsterInstance, now: datetime, retention_days: int
     report.bytes_after = instance_bytes(instance)
     report.seconds = time.monotonic() - started
     return report
-
-
-class MaintenanceConfig(Config):
-    """Run config of the maintenance op (the launchpad can override the retention for one run)."""
-
-    retention_days: int
-    vacuum: bool = True
-
-
-def build_maintenance_job(settings: Settings, workspaces: Sequence[WorkspaceNames] = (DEFAULT_NAMES,)
-                          ) -> JobDefinition:
-    """The op job; its one op runs in the extraction's pool, so no run materializes while copies are made. The
-    instance is shared: with several workspaces there is one job, in the first workspace's pool (an op holds one
-    pool), with the longest retention among them."""
-
-    @op(name="intercom_prune_instance", pool=workspaces[0].pool)
-    def intercom_prune_instance(context: OpExecutionContext, config: MaintenanceConfig) -> Output[None]:
-        report = prune_instance(context.instance, datetime.now(UTC), config.retention_days, config.vacuum)
-        context.log.info(report.summary())
-        for run_id, reason in list(report.runs_kept.items())[:20]:
-            context.log.info(f"kept run {run_id}: {reason}")
-        sizes = {"instance_bytes_before": report.bytes_before, "instance_bytes_after": report.bytes_after}
-        return Output(None, metadata={
-            "retention_days": config.retention_days, "runs_deleted": report.runs_deleted,
-            "old_runs_kept": len(report.runs_kept),
-            "materializations_recorded": report.materializations_copied,
-            "check_results_retargeted": report.check_rows_retargeted, "check_rows_deleted": report.check_rows_deleted,
-            **{name: value for name, value in sizes.items() if value is not None}, "seconds": round(report.seconds, 2),
-        })
-
-    upgrades = [_schema_upgrade_op(names) for names in workspaces]
-
-    @job(
-        name=MAINTENANCE_JOB,
-        description=f"Deletes finished runs older than {settings.run_retention_days} days (re-recording the newest "
-        "materialization and check result they still hold), then VACUUMs a SQLite instance; rewrites lake files "
-        "written before a column was declared in their table's declared schema.",
-        config={"ops": {"intercom_prune_instance": {"config": {"retention_days": settings.run_retention_days}}}},
-    )
-    def intercom_maintenance_job() -> None:
-        intercom_prune_instance()
-        for upgrade in upgrades:
-            upgrade()
-
-    return intercom_maintenance_job
-
-
-def _schema_upgrade_op(names: WorkspaceNames) -> OpDefinition:
-    """One workspace's lake files written before a column was declared get the declared schema
-    (lake/schema_upgrade.py), in that workspace's pool: no run of it writes meanwhile."""
-
-    @op(name=names.qualify("intercom_upgrade_lake_schemas"), pool=names.pool,
-        required_resource_keys={names.storage_resource})
-    def upgrade_lake_schemas(context: OpExecutionContext) -> Output[None]:
-        parquet_storage: ParquetStorageResource = getattr(context.resources, names.storage_resource)
-        store = parquet_storage.get_store()
-        scratch = fresh_staging_dir(parquet_storage.staging_dir)
-        try:
-            report = upgrade_schemas((("", store), ("current/", current_store(store))), TABLES, scratch)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        context.log.info(report.summary())
-        return Output(None, metadata={"files_checked": report.files_checked,
-                                      "files_rewritten": len(report.rewritten)})
-
-    return upgrade_lake_schemas
-
-
-def build_maintenance_schedule(job_def: JobDefinition) -> ScheduleDefinition:
-    """Daily at 03:17 UTC, RUNNING by default like the alert sensors (it only ever removes what is redundant)."""
-    return ScheduleDefinition(name=MAINTENANCE_SCHEDULE, cron_schedule=MAINTENANCE_CRON, job=job_def,
-                              execution_timezone="UTC", default_status=DefaultScheduleStatus.RUNNING,
-                              description="Prunes old runs and compacts the instance once a day.")

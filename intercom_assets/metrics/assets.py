@@ -22,7 +22,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from intercom_assets.current_assets import current_key
-from intercom_assets.keys import POOL, asset_key, source_key
+from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
 from intercom_assets.lake.staging import fresh_staging_dir
 from intercom_assets.resources import ParquetStorageResource
 from intercom_assets.tables import TABLES_BY_NAME, TableSpec
@@ -34,7 +34,7 @@ DBT_RESOURCE_KEY = "dbt"
 _SOURCES = ("models", "macros", "dbt_project.yml", "profiles.yml")
 
 
-def lake_asset_key(table: str) -> AssetKey:
+def lake_asset_key(table: str, names: WorkspaceNames = DEFAULT_NAMES) -> AssetKey:
     """The asset a dbt source stands for (the one place a dbt name becomes an asset key): the current state of a
     table with history; for a snapshot table (whose latest day is read), the API pass it comes from, because a run
     over days that do not reach today skips the snapshot table's own asset, and would then skip the metrics (a
@@ -42,33 +42,42 @@ def lake_asset_key(table: str) -> AssetKey:
     pass, since dbt needs one key per source); a table not declared (yet) by its own name."""
     spec = TABLES_BY_NAME.get(table)
     if spec is None:
-        return asset_key(table)
+        return names.asset_key(table)
     if spec.has_current_state:
-        return current_key(table)
-    return source_key(spec.source.name) if spec.is_record_table else _pass_child_key(spec)
+        return current_key(table, names)
+    return names.source_key(spec.source.name) if spec.is_record_table else _pass_child_key(spec, names)
 
 
-def _pass_child_key(spec: TableSpec) -> AssetKey:
+def _pass_child_key(spec: TableSpec, names: WorkspaceNames) -> AssetKey:
     """`intercom_api/<pass>/<table>`: a snapshot table that shares its API pass with another one."""
-    return AssetKey([*source_key(spec.source.name).path, spec.name])
+    return AssetKey([*names.source_key(spec.source.name).path, spec.name])
 
 
-def metrics_asset_key(model: str) -> AssetKey:
-    """`intercom/<model>`."""
-    return asset_key(model)
+def metrics_asset_key(model: str, names: WorkspaceNames = DEFAULT_NAMES) -> AssetKey:
+    """`intercom/<model>` (under the workspace's prefix)."""
+    return names.asset_key(model)
+
+
+def metrics_group(names: WorkspaceNames = DEFAULT_NAMES) -> str:
+    """`support_metrics`, or `support_metrics_<workspace>`."""
+    return METRICS_GROUP if names.is_default else f"{METRICS_GROUP}_{names.name}"
 
 
 class MetricsTranslator(DagsterDbtTranslator):
-    """dbt sources -> the lake's assets, dbt models -> `intercom/<model>` in the group `support_metrics`."""
+    """dbt sources -> the workspace's lake assets, dbt models -> `intercom/<model>` in its metrics group."""
+
+    def __init__(self, names: WorkspaceNames = DEFAULT_NAMES) -> None:
+        super().__init__()
+        self.names = names
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         name = dbt_resource_props["name"]
         if dbt_resource_props["resource_type"] == "source":
-            return lake_asset_key(name)
-        return metrics_asset_key(name)
+            return lake_asset_key(name, self.names)
+        return metrics_asset_key(name, self.names)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return METRICS_GROUP
+        return metrics_group(self.names)
 
 
 @cache
@@ -99,24 +108,25 @@ def _stale(manifest: Path) -> bool:
     return any(path.is_file() and path.stat().st_mtime > built for path in files)
 
 
-def metrics_keys() -> list[AssetKey]:
+def metrics_keys(names: WorkspaceNames = DEFAULT_NAMES) -> list[AssetKey]:
     """The assets of the project's marts (every model that is not inlined): what a window run refreshes."""
     manifest = json.loads(metrics_project().manifest_path.read_text())
-    return sorted(metrics_asset_key(node["name"]) for node in manifest["nodes"].values()
+    return sorted(metrics_asset_key(node["name"], names) for node in manifest["nodes"].values()
                   if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral")
 
 
-def undeclared_source_specs() -> list[AssetSpec]:
+def undeclared_source_specs(names: WorkspaceNames = DEFAULT_NAMES) -> list[AssetSpec]:
     """External assets for the dbt sources no table declares yet (the metrics read their files when some exist,
     else as empty), so that the graph shows them, described, instead of stubs."""
     manifest = json.loads(metrics_project().manifest_path.read_text())
-    return [AssetSpec(key=lake_asset_key(node["name"]), group_name=METRICS_GROUP,
+    return [AssetSpec(key=lake_asset_key(node["name"], names), group_name=metrics_group(names),
                       description=f"{node['description']} Not extracted by this code location: the support metrics "
                       "read its files under the Parquet root when there are any, else read it as empty.")
             for node in manifest["sources"].values() if node["name"] not in TABLES_BY_NAME] + [
-        AssetSpec(key=_pass_child_key(spec), group_name=METRICS_GROUP, deps=[source_key(spec.source.name)],
+        AssetSpec(key=_pass_child_key(spec, names), group_name=metrics_group(names),
+                  deps=[names.source_key(spec.source.name)],
                   description=f"The latest snapshot of {spec.name}, as the support metrics read it (lineage only: "
-                  f"the table itself is `{asset_key(spec.name).to_user_string()}`).")
+                  f"the table itself is `{names.asset_key(spec.name).to_user_string()}`).")
         for spec in _metrics_snapshot_children(manifest)]
 
 
@@ -127,29 +137,36 @@ def _metrics_snapshot_children(manifest: Mapping[str, Any]) -> list[TableSpec]:
             and not TABLES_BY_NAME[name].has_current_state and not TABLES_BY_NAME[name].is_record_table]
 
 
-def dbt_args(root: str) -> list[str]:
-    """`dbt build` over the lake at `root` (absolute, as the storage resource holds it)."""
-    return ["build", "--vars", json.dumps({"lake_root": root})]
+def dbt_args(root: str, office_hours_schedule: str = "") -> list[str]:
+    """`dbt build` over the lake at `root` (absolute, as the storage resource holds it); the office hours schedule
+    when one is named (else dbt reads INTERCOM_OFFICE_HOURS_SCHEDULE, and then takes the only or first one)."""
+    variables = {"lake_root": root, **({"office_hours_schedule": office_hours_schedule} if office_hours_schedule
+                                      else {})}
+    return ["build", "--vars", json.dumps(variables)]
 
 
-def build_metrics_assets(project: DbtProject | None = None):
-    """The marts as one subsettable step in the `intercom_api` pool (it writes Parquet into the lake)."""
+def build_metrics_assets(names: WorkspaceNames = DEFAULT_NAMES, office_hours_schedule: str = "",
+                         project: DbtProject | None = None):
+    """The workspace's marts as one subsettable step in its pool (it writes Parquet into its lake)."""
     project = project or metrics_project()
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        name=METRICS_STEP,
-        dagster_dbt_translator=MetricsTranslator(),
+        name=names.qualify(METRICS_STEP),
+        dagster_dbt_translator=MetricsTranslator(names),
         backfill_policy=BackfillPolicy.single_run(),
-        pool=POOL,
+        pool=names.pool,
+        required_resource_keys={DBT_RESOURCE_KEY, names.storage_resource},
     )
-    def intercom_support_metrics(context: AssetExecutionContext, dbt: DbtCliResource,
-                                 parquet_storage: ParquetStorageResource) -> Iterator[Any]:
+    def intercom_support_metrics(context: AssetExecutionContext) -> Iterator[Any]:
         """Rebuild the selected metrics from the current state."""
+        dbt: DbtCliResource = getattr(context.resources, DBT_RESOURCE_KEY)
+        parquet_storage: ParquetStorageResource = getattr(context.resources, names.storage_resource)
         scratch = fresh_staging_dir(parquet_storage.staging_dir)
         try:
-            yield from dbt.cli(dbt_args(parquet_storage.root), context=context, target_path=scratch).stream()
+            yield from dbt.cli(dbt_args(parquet_storage.root, office_hours_schedule), context=context,
+                               target_path=scratch).stream()
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
