@@ -20,7 +20,8 @@ from intercom_assets.partitions import day_key
 pytestmark = pytest.mark.wall_seconds(130)  # measured in the suite; it starts the longest files first
 
 REPO = Path(__file__).resolve().parents[1]
-FIRST, LAST = "2026-11-10", "2026-11-20"
+# 6 days: the people erased below, their conversations and the touched contact all fall inside
+FIRST, LAST = "2026-11-15", "2026-11-20"
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -142,7 +143,7 @@ def test_an_erasure_leaves_no_trace_and_survives_a_later_run(setup, intercom_ser
     _extract(home)
     leftovers = [t for t in _traces(root, staging, home, needles, by_id) if "deleted_records" not in t]
     assert leftovers == []
-    assert day_key(ws.contacts[by_id]["updated_at"]) <= LAST
+    assert FIRST <= day_key(ws.contacts[by_id]["updated_at"]) <= LAST, "the touched contact was read again"
     again = pq.read_table(root / "conversations" / "date=2026-11-20" / "part-0.parquet").to_pylist()
     assert shared in {c["id"] for c in again}, "the shared conversation was extracted again"
 
