@@ -11,6 +11,7 @@ import io
 import logging
 import socket
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -163,6 +164,7 @@ def test_a_rerun_replaces_partitions_and_readers_never_see_a_partial_object(s3: 
     def read_loop() -> None:
         reader = boto3.client("s3", endpoint_url=s3.endpoint)
         while not stop.is_set():
+            started = time.monotonic()
             for key in contact_keys:
                 body = reader.get_object(Bucket=BUCKET, Key=key)["Body"].read()
                 try:
@@ -170,6 +172,9 @@ def test_a_rerun_replaces_partitions_and_readers_never_see_a_partial_object(s3: 
                 except Exception as error:  # noqa: BLE001 - any failure to parse is the finding
                     errors.append(f"{key}: {type(error).__name__}: {error}")
                 reads[0] += 1
+            # half the time reading, half resting: back to back, the reader and moto (in this process) took the
+            # run's CPU
+            stop.wait(time.monotonic() - started)
 
     thread = threading.Thread(target=read_loop, daemon=True)
     thread.start()
