@@ -25,7 +25,7 @@ from intercom_assets.settings import load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets.tables import TABLES_BY_NAME
 
-pytestmark = pytest.mark.wall_seconds(85)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(75)  # measured in the suite; it starts the longest files first
 
 REPO = Path(__file__).resolve().parents[1]
 

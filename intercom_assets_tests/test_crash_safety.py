@@ -46,7 +46,7 @@ from intercom_assets_tests.dagster_dev import DagsterDev, explain_failure, launc
 from intercom_assets_tests.demo import REPO_ROOT, open_instance
 from intercom_assets_tests.intercom_server import IntercomTestServer
 
-pytestmark = pytest.mark.wall_seconds(110)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(100)  # measured in the suite; it starts the longest files first
 
 FIRST, LAST = "2026-11-14", "2026-11-20"
 DAYS = keys_between(FIRST, LAST)

@@ -24,7 +24,7 @@ from intercom_assets.schemas import EXTRACTED_AT_COLUMN
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import DEFAULT_TABLES
 
-pytestmark = pytest.mark.wall_seconds(25)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(45)  # measured in the suite; it starts the longest files first
 
 FIRST, LAST = "2026-11-10", "2026-11-20"
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

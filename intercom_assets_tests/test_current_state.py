@@ -31,7 +31,7 @@ from intercom_assets.resources import ParquetStorageResource
 from intercom_assets.schemas import EXTRACTED_AT_COLUMN, Column, RowConverter, Struct
 from intercom_assets.tables import TABLES_BY_NAME, TableSpec, table_rows
 
-pytestmark = pytest.mark.wall_seconds(15)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(25)  # measured in the suite; it starts the longest files first
 
 DAYS = [f"2026-03-{d:02d}" for d in range(1, 11)]
 RUN = 1_770_000_000  # `_extracted_at` of the first run, in seconds

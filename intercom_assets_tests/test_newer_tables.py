@@ -27,7 +27,7 @@ from intercom_assets.reporting import FAILED_TABLES_TAG
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES, TABLES_BY_NAME
 
-pytestmark = pytest.mark.wall_seconds(55)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(40)  # measured in the suite; it starts the longest files first
 
 FIRST = "2026-11-10"
 ENGAGEMENT = {spec.name for spec in ENGAGEMENT_TABLES}

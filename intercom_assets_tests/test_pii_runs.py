@@ -20,7 +20,7 @@ from intercom_assets.definitions import build_definitions
 from intercom_assets.lake.scroll_cache import STATE_NAME
 from intercom_assets.settings import load_settings
 
-pytestmark = pytest.mark.wall_seconds(35)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(20)  # measured in the suite; it starts the longest files first
 
 SALT = "pepper-0123456789-abcdef"
 POLICY = """\

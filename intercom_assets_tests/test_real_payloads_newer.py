@@ -25,7 +25,7 @@ from intercom_assets_tests.test_real_payloads import (
     stage_and_read,
 )
 
-pytestmark = pytest.mark.wall_seconds(60)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(5)  # measured in the suite; it starts the longest files first
 
 PARENT = {"type": "parent", "id": "p1", "updated_at": 1_767_225_600}
 # (request, list key in its example or None for a single object) -> the table its objects are rows of

@@ -25,7 +25,7 @@ from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with IN
 from intercom_assets_tests.conftest import TEST_NOW, TEST_TOKEN, set_intercom_env
 from intercom_assets_tests.intercom_server import Faults, IntercomTestServer
 
-pytestmark = pytest.mark.wall_seconds(160)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(150)  # measured in the suite; it starts the longest files first
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2026-11-17", "2026-11-20"

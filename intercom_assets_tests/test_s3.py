@@ -32,7 +32,7 @@ from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 
-pytestmark = pytest.mark.wall_seconds(160)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(120)  # measured in the suite; it starts the longest files first
 
 # The test ranges end before today: only the history tables are written (snapshots are taken on today only).
 HISTORY = [spec for spec in TABLES if spec.has_current_state]  # deleted_records lands on detection days

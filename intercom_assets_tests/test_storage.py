@@ -31,7 +31,7 @@ from intercom_assets.tables import TABLES_BY_NAME, table_rows
 from intercom_assets_tests.dagster_dev import launch_run, running_dagster_dev, wait_for_run
 from intercom_assets_tests.demo import DEMO_TOKEN, REPO_ROOT, bundled_server
 
-pytestmark = pytest.mark.wall_seconds(55)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(35)  # measured in the suite; it starts the longest files first
 
 RUN_ID = "0b5e55ed-0000-4000-8000-000000000000"
 
