@@ -94,7 +94,7 @@ def build_workspace_defs(settings: Settings, intercom: IntercomResource, shared_
         names,
     )
     storage = ParquetStorageResource(root=settings.parquet_root, staging_dir=settings.staging_dir)
-    metrics = settings.metrics  # the support metrics (dbt, intercom_assets/metrics/)
+    metrics = settings.support_metrics  # the support metrics (dbt, intercom_assets/metrics/)
     intercom_job = build_intercom_job(selected, metrics, names)
     return Definitions(
         # The API passes first: external assets upstream of the tables they feed (lineage only, never run);
@@ -139,7 +139,7 @@ def build_shared_defs(workspaces: Sequence[Settings]) -> Definitions:
     erase_job = intercom_erase_job if len(names) == 1 and names[0].is_default else build_multi_erase_job(names)
     return Definitions(
         jobs=[maintenance_job, erase_job],
-        resources=_metrics_resources() if any(settings.metrics for settings in workspaces) else {},
+        resources=_metrics_resources() if any(settings.support_metrics for settings in workspaces) else {},
         schedules=[build_maintenance_schedule(maintenance_job)],
         # Every run of these assets (schedule, sensors, UI backfills, the CLI) executes in one process: separate
         # step processes would split the rate budget and multiply Dagster's per-step cost.

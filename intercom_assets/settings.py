@@ -65,11 +65,6 @@ class Settings:
     def names(self) -> WorkspaceNames:
         return WorkspaceNames(self.name, self.key_prefix)
 
-    @property
-    def metrics(self) -> bool:
-        """Whether the support metrics are served and refreshed (INTERCOM_SUPPORT_METRICS)."""
-        return self.support_metrics
-
     def selected(self) -> tuple[TableSpec, ...]:
         """The declarations of the selected tables, in registry order: when none is named, the default selection
         (every table but the opt-in ones, which cost a request per contact, company or conversation)."""

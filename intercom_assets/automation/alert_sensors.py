@@ -28,7 +28,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from intercom_assets.automation.alerts import Alert, send_alert
 from intercom_assets.automation.checks import check_keys
-from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.jobs import is_workspace_run
 from intercom_assets.automation.schedules import (
     TRIGGER_TAG,
 )
@@ -119,9 +119,7 @@ def runs_of(names: WorkspaceNames, run: Any, shared_jobs: Sequence[str]) -> bool
     """Whether a run is this workspace's to alert on: every run for the default workspace (alone in its code
     location); else its own job, asset runs touching its assets, and the jobs every workspace shares (erasure,
     maintenance) when it is the one workspace given them (`shared_jobs`)."""
-    if names.is_default or run.job_name == names.qualify(INTERCOM_JOB) or run.job_name in shared_jobs:
-        return True
-    return any(key.path[: len(names.prefix)] == names.prefix for key in run.asset_selection or ())
+    return names.is_default or run.job_name in shared_jobs or is_workspace_run(names, run)
 
 
 def workspace_alert(alert: Alert, names: WorkspaceNames) -> Alert:

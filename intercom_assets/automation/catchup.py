@@ -165,7 +165,7 @@ def build_catchup_sensor(
                         run_key=catchup_run_key(first, last, attempts + 1),
                         tags={**range_tags(first, last), **window_tags(first, last), TRIGGER_TAG: TRIGGER_CATCHUP},
                         # Snapshot tables cannot be extracted for past days: a catch-up run never plans them.
-                        asset_selection=run_selection(tables, settings.metrics, names),
+                        asset_selection=run_selection(tables, settings.support_metrics, names),
                     )
                 ],
                 cursor=json.dumps({"chunks": state}, sort_keys=True),

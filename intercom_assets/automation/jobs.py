@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from dagster import AssetKey, AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -18,11 +19,19 @@ def run_selection(tables: Sequence[TableSpec], metrics: bool = True, names: Work
     """What a window or catch-up run materializes: the tables, then the current state of the incremental ones, then
     (when there are any, and `metrics`: INTERCOM_SUPPORT_METRICS) the support metrics, rebuilt from that state."""
     current = [names.asset_key(spec.name + CURRENT_SUFFIX) for spec in tables if spec.has_current_state]
-    if not (current and metrics):
-        return [*(names.asset_key(spec.name) for spec in tables), *current]
-    from intercom_assets.metrics.assets import metrics_keys  # dbt only when served (see metrics/__init__.py)
+    keys = [*(names.asset_key(spec.name) for spec in tables), *current]
+    if current and metrics:
+        from intercom_assets.metrics.assets import metrics_keys  # dbt only when served (see metrics/__init__.py)
 
-    return [*(names.asset_key(spec.name) for spec in tables), *current, *metrics_keys(names)]
+        keys += metrics_keys(names)
+    return keys
+
+
+def is_workspace_run(names: WorkspaceNames, run: Any) -> bool:
+    """Whether a run is this workspace's own: its job, or an asset run touching its assets (alerts and the
+    maintenance's pruning go by it)."""
+    return run.job_name == names.qualify(INTERCOM_JOB) or any(
+        key.path[: len(names.prefix)] == names.prefix for key in run.asset_selection or ())
 
 
 def build_intercom_job(tables: Sequence[TableSpec] = TABLES, metrics: bool = True,

@@ -18,7 +18,7 @@ from dagster import (
 )
 from dagster._core.storage.dagster_run import DagsterRun
 
-from intercom_assets.automation.jobs import INTERCOM_JOB
+from intercom_assets.automation.jobs import is_workspace_run
 from intercom_assets.automation.maintenance import prune_instance
 from intercom_assets.keys import WorkspaceNames
 from intercom_assets.lake.current_state import current_store
@@ -44,11 +44,7 @@ class MaintenanceConfig(Config):
 def run_owner(run: DagsterRun, workspaces: Sequence[WorkspaceNames]) -> WorkspaceNames:
     """The workspace whose prune op decides about a run: the one whose job it is or whose assets it materialized;
     every other run (the shared erase and maintenance jobs, a job of no workspace) is the first workspace's."""
-    for names in workspaces:
-        if run.job_name == names.qualify(INTERCOM_JOB) or any(
-                key.path[: len(names.prefix)] == names.prefix for key in run.asset_selection or ()):
-            return names
-    return workspaces[0]
+    return next((names for names in workspaces if is_workspace_run(names, run)), workspaces[0])
 
 
 def build_maintenance_job(workspaces: Sequence[Settings]) -> JobDefinition:

@@ -105,7 +105,7 @@ def tick_requests(tick: datetime, settings: Settings, last_scroll: float | None 
     history = run_selection([
         spec for spec in settings.selected()
         if not spec.is_snapshot and not (skip_scroll and spec.source.paging == SCROLL)
-    ], settings.metrics, names)
+    ], settings.support_metrics, names)
     snapshots = [names.asset_key(spec.name) for spec in settings.selected() if spec.is_snapshot]
     tags = window_range(tick_day, settings)
     if history and tags is not None:

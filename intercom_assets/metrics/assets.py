@@ -108,9 +108,16 @@ def _stale(manifest: Path) -> bool:
     return any(path.is_file() and path.stat().st_mtime > built for path in files)
 
 
+@cache
+def _manifest() -> dict[str, Any]:
+    """The project's manifest, parsed once per process (735 KB: every workspace's definitions and every schedule
+    and catch-up tick read it)."""
+    return json.loads(metrics_project().manifest_path.read_text())
+
+
 def metrics_keys(names: WorkspaceNames = DEFAULT_NAMES) -> list[AssetKey]:
     """The assets of the project's marts (every model that is not inlined): what a window run refreshes."""
-    manifest = json.loads(metrics_project().manifest_path.read_text())
+    manifest = _manifest()
     return sorted(metrics_asset_key(node["name"], names) for node in manifest["nodes"].values()
                   if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral")
 
@@ -118,7 +125,7 @@ def metrics_keys(names: WorkspaceNames = DEFAULT_NAMES) -> list[AssetKey]:
 def undeclared_source_specs(names: WorkspaceNames = DEFAULT_NAMES) -> list[AssetSpec]:
     """External assets for the dbt sources no table declares yet (the metrics read their files when some exist,
     else as empty), so that the graph shows them, described, instead of stubs."""
-    manifest = json.loads(metrics_project().manifest_path.read_text())
+    manifest = _manifest()
     return [AssetSpec(key=lake_asset_key(node["name"], names), group_name=metrics_group(names),
                       description=f"{node['description']} Not extracted by this code location: the support metrics "
                       "read its files under the Parquet root when there are any, else read it as empty.")
