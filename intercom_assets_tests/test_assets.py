@@ -24,6 +24,7 @@ from intercom_assets.reporting import CHAINS_TAG, RATE_LIMITED_TAG, REQUESTS_TAG
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets.tables import TABLES_BY_NAME
+from intercom_assets_tests.instances import ephemeral_instance
 
 pytestmark = pytest.mark.wall_seconds(75)  # measured in the suite; it starts the longest files first
 
@@ -160,7 +161,7 @@ def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server, to
         "conversation_parts": day_key(ws.conversations[ws.big_conversation_id]["updated_at"]),
         "ticket_parts": day_key(ws.tickets[ws.big_ticket_id]["updated_at"]),
     }
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _materialize(defs, instance)
         states = {spec.name: _check_states(instance, spec.name, CHECK_VALID) for spec in TABLES}
     expected = _expected(intercom_server, FIRST, LAST)
@@ -204,7 +205,7 @@ def test_range_run_writes_exactly_what_the_server_holds(env, intercom_server, to
 def test_rerun_is_idempotent_and_an_updated_record_moves_day(env, intercom_server, to_today):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         _materialize(defs, instance, _through(FIRST, to_today))
         before = {spec.name: _rows_without_extracted_at(root, spec.name) for spec in TABLES}
         _materialize(defs, instance, _through(FIRST, to_today))
@@ -228,7 +229,7 @@ def test_snapshot_tables_materialize_only_the_day_of_their_snapshot(env, interco
     older = root / "admins" / f"date={first}" / "part-0.parquet"
     defs = build_definitions(load_settings())
     tags = _through(first, to_today)
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _materialize(defs, instance, tags)
         for spec in SNAPSHOTS:
             assert sorted(p.parent.name for p in (root / spec.name).glob("*/*.parquet")) == [f"date={to_today}"]
@@ -251,7 +252,7 @@ def test_snapshot_tables_materialize_only_the_day_of_their_snapshot(env, interco
 def test_every_table_reads_as_one_dataset_with_duckdb_and_pyarrow(env, intercom_server, to_today):
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         _materialize(defs, instance, _through(FIRST, to_today))
     con = duckdb.connect()
     for spec in TABLES:
@@ -268,7 +269,7 @@ def test_each_partition_event_carries_its_own_facts_and_the_run_its_figures(env,
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
     days = keys_between(FIRST, to_today)
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _materialize(defs, instance, _through(FIRST, to_today))
         tags = instance.get_run_by_id(result.run_id).tags
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]

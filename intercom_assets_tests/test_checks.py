@@ -43,6 +43,7 @@ from intercom_assets.lake.storage import ParquetStore
 from intercom_assets.partitions import build_partitions_def, key_start
 from intercom_assets.tables import DELETIONS_TABLE, TABLES_BY_NAME, TableSpec
 from intercom_assets.tables import TABLES as ALL_TABLES
+from intercom_assets_tests.instances import ephemeral_instance
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 TABLES = ("contacts", "company_segments", "conversation_parts", "admins")
@@ -248,7 +249,7 @@ def test_recorded_evaluations_carry_their_figures_and_name_the_checks_other_fail
     _plant_defects(store, tmp_path / "scratch")  # contacts: duplicated keys on DAYS[1] (ERROR), a wrong day on DAYS[2]
     step = _checked_contacts(store)
     check = AssetCheckKey(asset_key("contacts"), CHECK_VALID)
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         window = materialize([step], instance=instance, tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[1],
                                                                 ASSET_PARTITION_RANGE_END_TAG: DAYS[2]})
         recorded = _recorded(instance, window.run_id)

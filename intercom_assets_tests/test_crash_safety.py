@@ -44,6 +44,7 @@ from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with IN
 from intercom_assets_tests.conftest import TEST_NOW, TEST_TOKEN
 from intercom_assets_tests.dagster_dev import DagsterDev, explain_failure, launch_run, running_dagster_dev
 from intercom_assets_tests.demo import REPO_ROOT, open_instance
+from intercom_assets_tests.instances import ephemeral_instance
 from intercom_assets_tests.intercom_server import IntercomTestServer
 
 pytestmark = pytest.mark.wall_seconds(100)  # measured in the suite; it starts the longest files first
@@ -268,7 +269,7 @@ def _clean_run(crashable: Crashable, root: Path, monkeypatch: pytest.MonkeyPatch
         if name.startswith("INTERCOM_"):
             monkeypatch.setenv(name, value)
     crashable.server.set_latency_ms(0)
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = build_definitions(load_settings()).resolve_job_def(INTERCOM_JOB).execute_in_process(
             instance=instance, tags=range_tags(FIRST, LAST)
         )

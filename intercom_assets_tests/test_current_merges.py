@@ -23,6 +23,7 @@ from intercom_assets.partitions import day_key
 from intercom_assets.schemas import EXTRACTED_AT_COLUMN
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import DEFAULT_TABLES
+from intercom_assets_tests.instances import ephemeral_instance
 
 pytestmark = pytest.mark.wall_seconds(45)  # measured in the suite; it starts the longest files first
 
@@ -50,7 +51,7 @@ def test_a_run_that_changed_nothing_costs_the_refresh_no_read_and_a_change_still
     store = ParquetStore(root)
     defs = build_definitions(load_settings())
     tables = [spec.name for spec in current_tables(DEFAULT_TABLES)]
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         built = _run(defs, instance)
         assert set(built) == set(tables)
         before = {table: _rows(store, table) for table in tables}

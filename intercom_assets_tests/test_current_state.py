@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-from dagster import AssetMaterialization, DagsterInstance, materialize
+from dagster import AssetMaterialization, materialize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +30,7 @@ from intercom_assets.partitions import key_start
 from intercom_assets.resources import ParquetStorageResource
 from intercom_assets.schemas import EXTRACTED_AT_COLUMN, Column, RowConverter, Struct
 from intercom_assets.tables import TABLES_BY_NAME, TableSpec, table_rows
+from intercom_assets_tests.instances import ephemeral_instance
 
 pytestmark = pytest.mark.wall_seconds(25)  # measured in the suite; it starts the longest files first
 
@@ -298,7 +299,7 @@ def test_current_materializations_record_the_whole_states_size(store, tmp_path):
                                            event.materialization.metadata.items()}
                 for event in result.get_asset_materialization_events()}
 
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         first = recorded(materialize([step], instance=instance, resources=resources))
         assert first["contacts_current"]["dagster/row_count"] == 3 and first["contacts_current"]["files"] == 2
         assert first["users_current"]["dagster/row_count"] == 1 and first["users_current"]["files"] == 1

@@ -20,6 +20,7 @@ from intercom_assets.lake.staging import TableStager
 from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import DELETIONS_TABLE, TABLES, TABLES_BY_NAME
+from intercom_assets_tests.instances import ephemeral_instance
 
 pytestmark = pytest.mark.wall_seconds(35)  # measured in the suite; it starts the longest files first
 
@@ -79,7 +80,7 @@ def test_deleted_and_merged_records_leave_every_old_partition_and_deleted_record
     root = Path(env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
     ws = intercom_server.workspace
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         _run(defs, instance, FIRST, LAST)
         # victims stored in old partitions, with rows in derived tables
         links = _all(root, "conversation_contacts")

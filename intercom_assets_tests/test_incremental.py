@@ -10,7 +10,6 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from dagster import DagsterInstance
 
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.automation.schedules import TRIGGER_CATCHUP, TRIGGER_SCHEDULE, TRIGGER_TAG, range_tags
@@ -19,6 +18,7 @@ from intercom_assets.keys import asset_key
 from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
+from intercom_assets_tests.instances import ephemeral_instance
 
 pytestmark = pytest.mark.wall_seconds(30)  # measured in the suite; it starts the longest files first
 
@@ -29,7 +29,7 @@ RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_parti
 def _run(root: Path, monkeypatch) -> None:
     monkeypatch.setenv("INTERCOM_PARQUET_ROOT", str(root))
     defs = build_definitions(load_settings())
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         assert defs.resolve_job_def(INTERCOM_JOB).execute_in_process(instance=instance, tags=RANGE_TAGS).success
 
 
@@ -82,7 +82,7 @@ def test_with_a_refresh_period_one_scroll_feeds_the_catch_up_chunks(intercom_env
         defs = build_definitions(load_settings())
         intercom_server.reset_counts()
         tags = {**range_tags(first, last), TRIGGER_TAG: trigger}
-        with DagsterInstance.ephemeral() as instance:
+        with ephemeral_instance() as instance:
             assert defs.resolve_job_def(INTERCOM_JOB).execute_in_process(
                 instance=instance, tags=tags, asset_selection=scroll_tables).success
         return intercom_server.request_counts().get("GET /companies/scroll", 0)
@@ -108,7 +108,7 @@ def test_a_newest_first_list_is_read_down_to_the_window_only(intercom_env, inter
     first, last = day_key(articles[3]["updated_at"]), day_key(articles[0]["updated_at"])
     assert day_key(articles[24]["updated_at"]) < first, "the window must end inside the first page"
     intercom_server.reset_counts()
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         assert build_definitions(load_settings()).resolve_job_def(INTERCOM_JOB).execute_in_process(
             instance=instance, tags=range_tags(first, last), asset_selection=[asset_key("articles")]).success
     assert intercom_server.request_counts().get("GET /articles", 0) == 1

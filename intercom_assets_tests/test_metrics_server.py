@@ -7,12 +7,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterInstance
 
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
 from intercom_assets.keys import asset_key
 from intercom_assets.settings import load_settings
+from intercom_assets_tests.instances import ephemeral_instance
 
 pytestmark = pytest.mark.wall_seconds(40)  # measured in the suite; it starts the longest files first
 
@@ -40,7 +40,7 @@ def test_metrics_equal_intercoms_statistics(intercom_env, intercom_server, monke
     monkeypatch.setenv("INTERCOM_SUPPORT_METRICS", "on")
     root = Path(intercom_env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = defs.resolve_job_def(INTERCOM_JOB).execute_in_process(instance=instance, tags=RANGE_TAGS)
         assert result.success
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}

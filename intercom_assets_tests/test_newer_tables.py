@@ -26,6 +26,7 @@ from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.reporting import FAILED_TABLES_TAG
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import TABLES, TABLES_BY_NAME
+from intercom_assets_tests.instances import ephemeral_instance
 
 pytestmark = pytest.mark.wall_seconds(40)  # measured in the suite; it starts the longest files first
 
@@ -104,7 +105,7 @@ def _stored(root: Path, table: str, day: str) -> set:
 
 def test_every_newer_table_holds_what_the_server_holds(env, intercom_server, today: date) -> None:
     root, last = Path(env["INTERCOM_PARQUET_ROOT"]), today.isoformat()
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _run(instance, last)
         checks = {(e.asset_key.path[-1], e.partition): e.passed
                   for e in result.get_asset_check_evaluations() if e.check_name == CHECK_VALID}
@@ -146,7 +147,7 @@ def test_per_record_lists_are_reused_and_a_late_note_waits_for_its_contact(env, 
     monkeypatch.setenv("INTERCOM_TABLES", ",".join(["contacts", "companies", "conversations", *per_record]))
     ws = intercom_server.workspace
     contact = next(c for c in ws.snapshot("contacts") if FIRST <= day_key(c["updated_at"]) < last)
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         _run(instance, last)
         intercom_server.reset_counts()
         note = intercom_server.add_contact_note(contact["id"], datetime(2026, 11, 19, 8, tzinfo=UTC))
@@ -167,7 +168,7 @@ def test_per_record_lists_are_reused_and_a_late_note_waits_for_its_contact(env, 
 
 def test_a_refused_newer_endpoint_fails_only_its_tables(env, intercom_server, today) -> None:
     intercom_server.set_refusals({"GET /calls": "forbidden", "GET /contacts/{id}/notes": "forbidden"})
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _run(instance, today.isoformat(), raise_on_error=False)
         tags = instance.get_run_by_id(result.run_id).tags
     assert not result.success
@@ -209,7 +210,7 @@ def test_a_deleted_contact_takes_its_notes_segments_and_subscriptions(intercom_e
         return {table for table in tables if (where / table).exists() and contact["id"] in ds.dataset(
             where / table, format="parquet").to_table()["contact_id"].to_pylist()}
 
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         _run(instance, last)
         assert {"contact_notes", "contact_segments"} <= holding(root) & holding(root / "current")
         intercom_server.delete_contact(contact["id"], datetime(2026, 11, 19, 10, tzinfo=UTC))

@@ -13,12 +13,12 @@ import pyarrow.dataset as ds
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
-from dagster import DagsterInstance
 
 from intercom_assets.automation.jobs import INTERCOM_JOB
 from intercom_assets.definitions import build_definitions
 from intercom_assets.lake.scroll_cache import STATE_NAME
 from intercom_assets.settings import load_settings
+from intercom_assets_tests.instances import ephemeral_instance
 
 pytestmark = pytest.mark.wall_seconds(20)  # measured in the suite; it starts the longest files first
 
@@ -84,7 +84,7 @@ def test_a_policy_leaves_no_raw_value_in_staging_or_output(intercom_env, interco
     names = {c["name"] for c in ws.snapshot("contacts") if c.get("name")}
     companies = {c["name"] for c in ws.snapshot("companies") if c.get("name")}
     defs = build_definitions(load_settings())
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         assert defs.resolve_job_def(INTERCOM_JOB).execute_in_process(instance=instance, tags=TAGS).success
 
     contacts = ds.dataset(root / "contacts", format="parquet", partitioning="hive").to_table()
@@ -117,7 +117,7 @@ def test_children_written_under_another_policy_are_fetched_again(intercom_env, i
                                                                   monkeypatch):
     root = Path(intercom_env["INTERCOM_PARQUET_ROOT"])
     defs = build_definitions(load_settings())
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         assert defs.resolve_job_def(INTERCOM_JOB).execute_in_process(instance=instance, tags=TAGS).success
     policy = tmp_path / "pii.yaml"
     policy.write_text(POLICY)
@@ -125,7 +125,7 @@ def test_children_written_under_another_policy_are_fetched_again(intercom_env, i
     monkeypatch.setenv("INTERCOM_PII_SALT", SALT)
     intercom_server.reset_counts()
     defs = build_definitions(load_settings())
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         assert defs.resolve_job_def(INTERCOM_JOB).execute_in_process(instance=instance, tags=TAGS).success
     # every conversation's parts were fetched again (none reused from files written without the policy)
     conversations = ds.dataset(root / "conversations", format="parquet", partitioning="hive").to_table()

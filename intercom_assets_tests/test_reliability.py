@@ -23,6 +23,7 @@ from intercom_assets.reporting import FAILED_TABLES_TAG, RETRIES_TAG
 from intercom_assets.settings import SettingsError, load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
 from intercom_assets_tests.conftest import TEST_NOW, TEST_TOKEN, set_intercom_env
+from intercom_assets_tests.instances import ephemeral_instance
 from intercom_assets_tests.intercom_server import Faults, IntercomTestServer
 
 pytestmark = pytest.mark.wall_seconds(150)  # measured in the suite; it starts the longest files first
@@ -82,7 +83,7 @@ def fault_free(tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
             IntercomTestServer(token=TEST_TOKEN, seed=1, scale="small", now=TEST_NOW) as server:
         set_intercom_env(monkeypatch, server, root)
         _hostile(server, monkeypatch)
-        with DagsterInstance.ephemeral() as instance:
+        with ephemeral_instance() as instance:
             assert _run(instance).success
     expected = _snapshot(root)
     assert sum(len(rows) for rows in expected.values()) > 100
@@ -122,7 +123,7 @@ FAULTS = {
 def test_fault_leaves_exactly_the_fault_free_rows(name, baseline, intercom_server):
     root, expected = baseline
     intercom_server.set_faults(FAULTS[name])
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _run(instance)
         retries = int(instance.get_run_by_id(result.run_id).tags[RETRIES_TAG])
     assert result.success
@@ -137,7 +138,7 @@ def test_exhausted_retry_budget_fails_its_tables_only_naming_the_endpoint(baseli
     before = _file_hashes(root)
     monkeypatch.setenv("INTERCOM_MAX_RETRIES", "1")
     intercom_server.set_faults(Faults(rate503=1.0, paths=["POST /conversations/search"]))
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _run(instance, raise_on_error=False)
         tags = instance.get_run_by_id(result.run_id).tags
     assert not result.success
@@ -160,7 +161,7 @@ def test_refused_endpoints_fail_their_tables_only_and_say_what_to_grant(baseline
     intercom_server.set_refusals(
         {"GET /admins/activity_logs": "forbidden", "POST /tickets/search": "api_plan_restricted"}
     )
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _run(instance, raise_on_error=False)
         tags = instance.get_run_by_id(result.run_id).tags
     assert not result.success
@@ -183,7 +184,7 @@ def test_a_refused_table_is_alerted_once_per_cause(baseline, intercom_server, ca
     changes (a failure of another kind always alerts)."""
     sensor = build_definitions(load_settings()).resolve_sensor_def(RUN_FAILURE_SENSOR)
     sent = []
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         for refusal in ("forbidden", "forbidden", "api_plan_restricted"):
             intercom_server.set_refusals({"GET /admins/activity_logs": refusal})
             result = _run(instance, raise_on_error=False)
@@ -202,7 +203,7 @@ def test_a_refused_table_is_alerted_once_per_cause(baseline, intercom_server, ca
 
 def test_wrong_token_fails_fast_with_what_to_check(env, intercom_server, monkeypatch):
     monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "wrong-token-4242424242")
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _run(instance, raise_on_error=False)
     assert not result.success
     message = _error(result)
@@ -223,7 +224,7 @@ def test_wrong_token_fails_fast_with_what_to_check(env, intercom_server, monkeyp
 )
 def test_bad_base_url_is_refused_before_any_request(env, monkeypatch, url, expected):
     monkeypatch.setenv("INTERCOM_BASE_URL", url)
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _run(instance, raise_on_error=False)
     assert not result.success
     assert expected in _error(result)
@@ -233,7 +234,7 @@ def test_unwritable_parquet_root_is_a_clear_error(env, tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("INTERCOM_PARQUET_ROOT", str(blocker / "root"))
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = _run(instance, raise_on_error=False)
     assert not result.success
     message = _error(result)
@@ -280,7 +281,7 @@ def test_api_drift_is_kept_and_the_table_stays_one_dataset(env, intercom_server)
     changed_type["owner_id"] = {"unexpected": "object"}
     del missing["email"]
     del missing["created_at"]
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         assert _run(instance).success
     rows = {r["id"]: r for r in ds.dataset(root / "contacts", format="parquet", partitioning="hive").to_table()
             .to_pylist()}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetKey, DagsterInstance, build_schedule_context
+from dagster import AssetKey, build_schedule_context
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from intercom_assets.builder import build_definitions
@@ -24,6 +24,7 @@ from intercom_assets.partitions import keys_between
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import DEFAULT_TABLES, TABLES, TABLES_BY_NAME
 from intercom_assets_tests.conftest import TEST_NOW
+from intercom_assets_tests.instances import ephemeral_instance
 from intercom_assets_tests.intercom_server import IntercomTestServer
 from intercom_assets_tests.test_assets import _expected, _stored
 
@@ -163,7 +164,7 @@ def test_an_unset_token_variable_skips_the_workspace_schedule_naming_it(tmp_path
         "eu": workspace_yaml("eu", access_token_env="EU_TOKEN_UNSET", parquet_root=str(tmp_path / "eu")),
     }))
     schedule = defs.resolve_schedule_def("intercom_eu_attribution_window_schedule")
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = schedule.evaluate_tick(build_schedule_context(instance=instance))
     assert result.run_requests == [] or result.run_requests is None
     assert "EU_TOKEN_UNSET is not set" in (result.skip_message or "")
@@ -215,7 +216,7 @@ def test_two_workspaces_extract_fail_and_erase_on_their_own(two_servers, tmp_pat
                              parquet_root=str(roots["au"]), support_metrics=False, **common),
     }))
     tags = {ASSET_PARTITION_RANGE_START_TAG: FIRST, ASSET_PARTITION_RANGE_END_TAG: LAST}
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         ok = defs.resolve_job_def("intercom_eu_job").execute_in_process(instance=instance, tags=tags)
         refused = defs.resolve_job_def("intercom_au_job").execute_in_process(instance=instance, tags=tags,
                                                                             raise_on_error=False)
@@ -315,7 +316,7 @@ def test_each_workspace_prunes_its_own_old_runs_in_its_own_pool(tmp_path):
     one compacts SQLite); each op deletes only its workspace's runs, the first also those of no workspace."""
     from datetime import UTC, datetime, timedelta
 
-    from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+    from dagster import DagsterRun, DagsterRunStatus
 
     from intercom_assets.automation.maintenance import prune_instance
     from intercom_assets.automation.maintenance_job import run_owner
@@ -335,7 +336,7 @@ def test_each_workspace_prunes_its_own_old_runs_in_its_own_pool(tmp_path):
         "intercom_eu_prune_instance": {"config": {"retention_days": 3, "vacuum": True}}}}
 
     au, eu = WorkspaceNames("au", "intercom/au"), WorkspaceNames("eu", "intercom_eu")
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         for run_id, job_name in (("eu-run", "intercom_eu_job"), ("au-run", "intercom_au_job"),
                                  ("erase-run", "intercom_erase_job")):
             instance.add_run(DagsterRun(job_name=job_name, run_id=run_id, status=DagsterRunStatus.SUCCESS))
