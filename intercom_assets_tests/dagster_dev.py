@@ -9,6 +9,7 @@ and the pool slot).
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -78,9 +79,23 @@ def tail(path: Path, lines: int = 80) -> str:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port for a server that binds it later (`dagster dev`, PostgreSQL, an S3 server), taken below the
+    kernel's ephemeral range: every outgoing connection of the suite takes its source port from that range, so a
+    port found free there by `bind(0)` was once taken by one of them before the server started, and the webserver
+    failed with "address already in use"."""
+    try:
+        first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = 32768  # Linux's default range starts there
+    low = min(20000, first_ephemeral // 2)
+    for port in random.sample(range(low, first_ephemeral), k=min(500, first_ephemeral - low)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port between {low} and {first_ephemeral}")
 
 
 LOCATION_STATUS = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
 import threading
 import time
 from collections import Counter, defaultdict
@@ -23,7 +22,6 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 import s3fs
-from dagster import DagsterInstance
 from moto.server import ThreadedMotoServer
 
 from intercom_assets.automation.jobs import INTERCOM_JOB
@@ -31,6 +29,8 @@ from intercom_assets.definitions import build_definitions
 from intercom_assets.partitions import day_key, keys_between
 from intercom_assets.settings import load_settings
 from intercom_assets.tables import DEFAULT_TABLES as TABLES  # what runs with INTERCOM_TABLES unset
+from intercom_assets_tests.dagster_dev import free_port
+from intercom_assets_tests.instances import ephemeral_instance
 
 pytestmark = pytest.mark.wall_seconds(120)  # measured in the suite; it starts the longest files first
 
@@ -59,17 +59,11 @@ class S3:
                                  endpoint_override=self.endpoint.removeprefix("http://"), scheme="http")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def s3(intercom_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
     """moto in server mode on a free loopback port, a bucket, and the code location's root pointed at it."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
@@ -91,7 +85,7 @@ def s3(intercom_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterato
 def _run(first: str = FIRST, last: str = LAST) -> None:
     defs = build_definitions(load_settings())
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    with DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         assert defs.resolve_job_def(INTERCOM_JOB).execute_in_process(instance=instance, tags=tags).success
 
 
