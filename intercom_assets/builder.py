@@ -136,7 +136,7 @@ def build_shared_defs(workspaces: Sequence[Settings]) -> Definitions:
     erase job (one request reaches every workspace) and the executor."""
     names = [settings.names for settings in workspaces]
     maintenance_job = build_maintenance_job(workspaces)
-    erase_job = intercom_erase_job if len(names) == 1 and names[0].is_default else build_multi_erase_job(names)
+    erase_job = intercom_erase_job if len(names) == 1 and names[0].is_default else build_multi_erase_job(workspaces)
     return Definitions(
         jobs=[maintenance_job, erase_job],
         resources=_metrics_resources() if any(settings.support_metrics for settings in workspaces) else {},

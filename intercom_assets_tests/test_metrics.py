@@ -220,11 +220,14 @@ def test_office_hours_across_daylight_saving_a_holiday_and_custom_hours(lake: Pa
 def test_a_named_schedule_is_used_and_an_unknown_one_fails(tmp_path: Path) -> None:
     root = tmp_path / "intercom"
     _lake(root)
-    _build(root, tmp_path / "staging", schedule="Always")  # twenty_four_seven: every second counts
+    # the workspace's setting as the metrics step and the erasure pass it (YAML `office_hours_schedule`), not
+    # through the variable; twenty_four_seven: every second counts
+    assert "INTERCOM_OFFICE_HOURS_SCHEDULE" not in os.environ
+    build_metrics(str(root), str(tmp_path / "staging"), office_hours_schedule="Always")
     a = one(root, "conversation_metrics", "conversation_id = 'A'")
     assert a["time_to_admin_reply_office_hours"] == a["time_to_admin_reply"] == 406_800
     assert a["time_to_last_close_office_hours"] == 496_800
-    # a schedule no one has: the refresh fails (and the files stay as they were)
+    # a schedule no one has (here through the variable): the refresh fails (and the files stay as they were)
     with pytest.raises(DagsterDbtCliRuntimeError):
         _build(root, tmp_path / "staging", schedule="Nowhere")
     assert one(root, "conversation_metrics", "conversation_id = 'A'") == a

@@ -86,10 +86,12 @@ def _request(config: EraseConfig) -> tuple[list[str], list[str]]:
 
 
 def erase_in_workspace(context: OpExecutionContext, ids: list[str], emails: list[str],
-                       parquet_storage: ParquetStorageResource, intercom: IntercomResource, names: WorkspaceNames
-                       ) -> tuple[int, list[str]]:
+                       parquet_storage: ParquetStorageResource, intercom: IntercomResource, names: WorkspaceNames,
+                       office_hours_schedule: str = "") -> tuple[int, list[str]]:
     """Erase the people from one workspace's lake (and add them to its own suppression list); returns how many
-    people were erased and why each email that could not be looked up in that workspace's Intercom was not."""
+    people were erased and why each email that could not be looked up in that workspace's Intercom was not.
+    `office_hours_schedule`: the workspace's, for the metrics rebuilt afterwards (empty: the variable's, or the
+    only or first schedule)."""
     found, unresolved = people_in_intercom(intercom, emails)
     store = parquet_storage.get_store()
     store.check_writable()
@@ -98,7 +100,7 @@ def erase_in_workspace(context: OpExecutionContext, ids: list[str], emails: list
         report = erase(store, [*ids, *found], emails, int(datetime.now(UTC).timestamp()), scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    rebuild_metrics(context, parquet_storage)
+    rebuild_metrics(context, parquet_storage, office_hours_schedule)
     for table, keys in sorted(report.rewritten.items()):
         for key in sorted(keys):
             path = store.partition_path(table, key)
@@ -122,7 +124,8 @@ def _fail_on_unresolved(unresolved: list[str], emails: list[str], people: int) -
         )
 
 
-def rebuild_metrics(context: OpExecutionContext, storage: ParquetStorageResource) -> None:
+def rebuild_metrics(context: OpExecutionContext, storage: ParquetStorageResource, office_hours_schedule: str = ""
+                    ) -> None:
     """The support metrics are computed from the current state the erasure just rewrote: rebuild them, so that
     no metrics file keeps a value of the people erased; if that fails, remove them (the next refresh rebuilds)."""
     folder = storage.get_store().root / METRICS_DIR
@@ -131,7 +134,7 @@ def rebuild_metrics(context: OpExecutionContext, storage: ParquetStorageResource
     from intercom_assets.metrics.assets import build_metrics  # dbt only when there are metrics (metrics/__init__.py)
 
     try:
-        build_metrics(storage.root, storage.staging_dir)
+        build_metrics(storage.root, storage.staging_dir, office_hours_schedule)
     except Exception as error:
         folder.fs.rm(folder.path, recursive=True)
         raise Failure(description=f"the support metrics could not be rebuilt after the erasure and were removed "

@@ -21,14 +21,16 @@ from intercom_assets.automation.erase_job import (
     forget_run_config,
     read_emails,
 )
-from intercom_assets.keys import WorkspaceNames
+from intercom_assets.settings import Settings
 
 # run id -> {"people": n, "unresolved": [...]}: what the run's ops did so far (they run one after the other in the
 # run's one process: the code location's in-process executor); the last op reports it and fails on failed lookups.
 _DONE: dict[str, dict[str, Any]] = {}
 
 
-def _erase_op(names: WorkspaceNames, all_names: Sequence[str], last: bool):
+def _erase_op(settings: Settings, all_names: Sequence[str], last: bool):
+    names = settings.names
+
     @op(name=names.qualify(ERASE_OP), pool=names.pool, ins={"after": In(Nothing)},
         required_resource_keys={names.storage_resource, names.intercom_resource},
         description=f"Erase contacts (by id, or by email) from every file of workspace {names.name}'s lake.")
@@ -44,7 +46,7 @@ def _erase_op(names: WorkspaceNames, all_names: Sequence[str], last: bool):
         if not config.workspaces or names.name in config.workspaces:
             people, unresolved = erase_in_workspace(
                 context, ids, emails, getattr(context.resources, names.storage_resource),
-                getattr(context.resources, names.intercom_resource), names,
+                getattr(context.resources, names.intercom_resource), names, settings.office_hours_schedule,
             )
             done["people"] += people
             done["unresolved"] += [f"workspace {names.name}: {reason}" for reason in unresolved]
@@ -66,10 +68,10 @@ def _erase_op(names: WorkspaceNames, all_names: Sequence[str], last: bool):
     return erase_op
 
 
-def build_multi_erase_job(workspaces: Sequence[WorkspaceNames]) -> JobDefinition:
+def build_multi_erase_job(workspaces: Sequence[Settings]) -> JobDefinition:
     """The erase job over several workspaces: one op per workspace, in order, all fed the one request."""
-    all_names = [names.name for names in workspaces]
-    ops = [_erase_op(names, all_names, last=i == len(workspaces) - 1) for i, names in enumerate(workspaces)]
+    all_names = [settings.names.name for settings in workspaces]
+    ops = [_erase_op(settings, all_names, last=i == len(workspaces) - 1) for i, settings in enumerate(workspaces)]
 
     @config_mapping(config_schema=EraseConfig.to_config_schema())
     def one_request(request: dict) -> dict:

@@ -188,10 +188,11 @@ def dbt_resource() -> DbtCliResource:
                           dbt_executable=str(beside) if beside.exists() else "dbt")
 
 
-def build_metrics(root: str, staging_dir: str | None) -> None:
-    """Rebuild every metrics file outside an asset step (the erasure job); raises when dbt fails."""
+def build_metrics(root: str, staging_dir: str | None, office_hours_schedule: str = "") -> None:
+    """Rebuild every metrics file outside an asset step (the erasure job), with the workspace's office hours
+    schedule as its metrics step uses it; raises when dbt fails."""
     scratch = fresh_staging_dir(staging_dir)
     try:
-        dbt_resource().cli(dbt_args(root), target_path=scratch, raise_on_error=True).wait()
+        dbt_resource().cli(dbt_args(root, office_hours_schedule), target_path=scratch, raise_on_error=True).wait()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
