@@ -8,18 +8,20 @@ The manifest Dagster reads is made by `dbt parse` when the code location loads a
 than a file of the dbt project (a clean clone, CI, a model added by hand, an edit under `dagster dev`).
 """
 
+import importlib.metadata
 import json
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from packaging.version import Version
 
 from intercom_assets.current_assets import current_key
 from intercom_assets.keys import DEFAULT_NAMES, WorkspaceNames
@@ -180,12 +182,24 @@ def build_metrics_assets(names: WorkspaceNames = DEFAULT_NAMES, office_hours_sch
     return intercom_support_metrics
 
 
+class VenvDbtCliResource(DbtCliResource):
+    """The dbt CLI resource for the `dbt` installed beside this Python: its version is the installed dbt-core's.
+
+    dagster-dbt asks the executable (`dbt --version`, a Python process importing dbt: about 3 s of CPU) once per
+    resource, i.e. once in every run that builds the metrics; the package metadata says the same for free."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(importlib.metadata.version("dbt-core"))
+
+
 def dbt_resource() -> DbtCliResource:
     """The dbt CLI resource of the metrics project, with the `dbt` installed beside this Python (a venv's bin is not
-    always on PATH: `.venv/bin/python -m ...`)."""
+    always on PATH: `.venv/bin/python -m ...`); another `dbt` on PATH is asked its version."""
     beside = Path(sys.executable).parent / "dbt"
-    return DbtCliResource(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR,
-                          dbt_executable=str(beside) if beside.exists() else "dbt")
+    if beside.exists():
+        return VenvDbtCliResource(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, dbt_executable=str(beside))
+    return DbtCliResource(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, dbt_executable="dbt")
 
 
 def build_metrics(root: str, staging_dir: str | None, office_hours_schedule: str = "") -> None:
