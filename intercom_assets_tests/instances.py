@@ -35,12 +35,18 @@ def _pooled(url: db.URL) -> db.Engine:
     return engine
 
 
-class PooledInMemoryRunStorage(InMemoryRunStorage):
-    """Dagster's in-memory run storage, on pooled connections."""
+class _Pooled:
+    """Replaces the storage's engine (NullPool) by a pooled one on the same in-memory database."""
+
+    _engine: db.Engine
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[call-arg]
         self._engine = _pooled(self._engine.url)
+
+
+class PooledInMemoryRunStorage(_Pooled, InMemoryRunStorage):
+    """Dagster's in-memory run storage, on pooled connections."""
 
     @contextmanager
     def connect(self) -> Iterator[db.Connection]:
@@ -48,12 +54,8 @@ class PooledInMemoryRunStorage(InMemoryRunStorage):
             yield conn
 
 
-class PooledInMemoryEventLogStorage(InMemoryEventLogStorage):
+class PooledInMemoryEventLogStorage(_Pooled, InMemoryEventLogStorage):
     """Dagster's in-memory event log, on pooled connections (still one transaction at a time, as Dagster's)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._engine = _pooled(self._engine.url)
 
     @contextmanager
     def _connect(self) -> Iterator[db.Connection]:
