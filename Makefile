@@ -59,7 +59,7 @@ dagster-home: $(STAMP)
 test: $(DEV_STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks
 	$(PY) -m compileall -q intercom_assets intercom_assets_tests >/dev/null
-	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -q -n 4 --dist loadfile --no-loadscope-reorder  # four workers: see LANES in conftest.py
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks

@@ -52,16 +52,55 @@ def today(monkeypatch: pytest.MonkeyPatch) -> date:
     return FROZEN_NOW.date()
 
 
+# The modules that mostly wait (on Dagster's daemons, PostgreSQL, retry delays), in two lanes: each lane is one work
+# unit, its modules run one after the other on one worker.
+LANES = {
+    "intercom_assets_tests/test_postgres_workspaces.py": "waits_a",
+    "intercom_assets_tests/test_e2e_checks.py": "waits_a",
+    "intercom_assets_tests/test_overlap.py": "waits_a",
+    "intercom_assets_tests/test_client.py": "waits_a",
+    "intercom_assets_tests/test_e2e_workspaces.py": "waits_b",
+    "intercom_assets_tests/test_postgres_deploy.py": "waits_b",
+    "intercom_assets_tests/test_e2e_dagster_dev.py": "waits_b",
+    "intercom_assets_tests/test_dev_shutdown.py": "waits_b",
+}
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its lane, or else its module."""
+    module = nodeid.split("::")[0]
+    return LANES.get(module, module)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`make test` runs four workers; a unit (a module, or a lane of waiting modules) runs on one worker. So at most
+    two workers wait at any moment and the two others keep both cores busy; with every module its own unit, three
+    or four waiting modules often ran at once and left the cores idle. (pytest-xdist's own `--dist loadgroup`
+    cannot do this under pytest 9: it renames `item._nodeid`, which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LaneScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return LaneScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest files first (`pytest.mark.wall_seconds(N)` on a module: its measured wall time alone), so that with
-    `--dist loadfile --no-loadscope-reorder` the workers start with the files that mostly wait on Dagster's daemons
-    and end with short ones, instead of one long file running alone at the end."""
+    """Units in order of their measured wall time (the sum of their modules' `pytest.mark.wall_seconds(N)`), longest
+    first, each unit's modules together, so that the workers start with the lanes and the long modules and end with
+    short ones, instead of one long module running alone at the end (`--no-loadscope-reorder` keeps this order)."""
 
     def wall_seconds(item: pytest.Item) -> float:
         marker = item.get_closest_marker("wall_seconds")
         return float(marker.args[0]) if marker else 0.0
 
-    items.sort(key=wall_seconds, reverse=True)
+    module_seconds = {item.nodeid.split("::")[0]: wall_seconds(item) for item in items}
+    unit_seconds: dict[str, float] = {}
+    for module, seconds in module_seconds.items():
+        unit_seconds[work_unit(module)] = unit_seconds.get(work_unit(module), 0.0) + seconds
+    items.sort(key=lambda item: (-unit_seconds[work_unit(item.nodeid)], work_unit(item.nodeid), -wall_seconds(item),
+                                 item.nodeid.split("::")[0]))
 
 
 def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:

@@ -29,7 +29,7 @@ from intercom_assets.intercom.search import plan_slices
 from intercom_assets.intercom.session import endpoint_template as _endpoint_template
 from intercom_assets_tests.intercom_server import Faults, IntercomTestServer
 
-pytestmark = pytest.mark.wall_seconds(35)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(35)  # measured in the suite; conftest.py orders and groups the modules
 
 TOKEN = "test-token-0123456789abcdef"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

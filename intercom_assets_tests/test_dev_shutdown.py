@@ -28,7 +28,7 @@ from intercom_assets_tests.dagster_dev import free_port, tail
 from intercom_assets_tests.demo import REPO_ROOT, open_instance, spawn_group
 from intercom_assets_tests.dev import ConsoleFilter, kill_group
 
-pytestmark = pytest.mark.wall_seconds(25)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(25)  # measured in the suite; conftest.py orders and groups the modules
 
 STARTUP_TIMEOUT_SECONDS = 90.0
 FIRST_TICK_TIMEOUT_SECONDS = 30.0

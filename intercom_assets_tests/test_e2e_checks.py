@@ -30,7 +30,7 @@ from intercom_assets_tests.dagster_dev import (
 )
 from intercom_assets_tests.webhook import Webhook
 
-pytestmark = pytest.mark.wall_seconds(105)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(105)  # measured in the suite; conftest.py orders and groups the modules
 
 ALERT_WAIT_SECONDS = 180
 CHECK_SENSOR = "intercom_check_failure_sensor"

@@ -26,7 +26,7 @@ from intercom_assets_tests.dagster_dev import (
 )
 from intercom_assets_tests.dagster_dev import explain_failure as _explain_failure
 
-pytestmark = pytest.mark.wall_seconds(105)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(105)  # measured in the suite; conftest.py orders and groups the modules
 
 DAYS = 3
 SCHEDULE = "intercom_attribution_window_schedule"

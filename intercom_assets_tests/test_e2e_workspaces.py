@@ -26,7 +26,7 @@ from intercom_assets_tests.intercom_server import IntercomTestServer
 from intercom_assets_tests.test_assets import _expected, _stored
 from intercom_assets_tests.test_workspaces import _lake_text, workspace_yaml, write_workspaces
 
-pytestmark = pytest.mark.wall_seconds(120)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(120)  # measured in the suite; conftest.py orders and groups the modules
 
 WINDOW_DAYS = 2
 RUNS_TIMEOUT_SECONDS = 420.0

@@ -41,7 +41,7 @@ from intercom_assets_tests.demo import open_instance
 from intercom_assets_tests.intercom_server import IntercomTestServer
 from intercom_assets_tests.test_assets import _expected, _stored
 
-pytestmark = pytest.mark.wall_seconds(70)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(70)  # measured in the suite; conftest.py orders and groups the modules
 
 WINDOW_DAYS = 4
 SCHEDULE_DAYS = ("2026-11-17", "2026-11-20")  # the 4-day window of a tick on TEST_NOW's day

@@ -46,7 +46,7 @@ from intercom_assets_tests.dagster_dev import (
 from intercom_assets_tests.demo import DEMO_TOKEN, REPO_ROOT, bundled_server, spawn_group, stop_process_group
 from intercom_assets_tests.dev import kill_group, wait_group
 
-pytestmark = pytest.mark.wall_seconds(110)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(110)  # measured in the suite; conftest.py orders and groups the modules
 
 SCHEDULE = "intercom_attribution_window_schedule"
 PG_USER, PG_PASSWORD, PG_DB = "dagster", "pg-test-password-8c1f", "dagster_prod"

@@ -25,7 +25,7 @@ from intercom_assets_tests.test_postgres_deploy import (
     running_deployment,
 )
 
-pytestmark = pytest.mark.wall_seconds(185)  # measured in the suite; it starts the longest files first
+pytestmark = pytest.mark.wall_seconds(185)  # measured in the suite; conftest.py orders and groups the modules
 
 RUN_TIMES = """
 query Runs($filter: RunsFilter) {
