@@ -55,11 +55,11 @@ dagster-home: $(STAMP)
 
 # Bytecode first: where PYTHONDONTWRITEBYTECODE is set (as on this project's machines), every process the suite
 # starts (CLI runs, code servers, run workers: 60 or more) would otherwise compile the package again, about 0.4 s of
-# CPU each.
+# CPU each. Four workers: see LANES in intercom_assets_tests/conftest.py.
 test: $(DEV_STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks
 	$(PY) -m compileall -q intercom_assets intercom_assets_tests >/dev/null
-	$(PY) -m pytest -q -n 4 --dist loadfile --no-loadscope-reorder  # four workers: see LANES in conftest.py
+	$(PY) -m pytest -q -n 4 --dist loadfile --no-loadscope-reorder
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check intercom_assets intercom_assets_tests benchmarks

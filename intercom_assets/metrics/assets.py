@@ -186,7 +186,8 @@ class VenvDbtCliResource(DbtCliResource):
     """The dbt CLI resource for the `dbt` installed beside this Python: its version is the installed dbt-core's.
 
     dagster-dbt asks the executable (`dbt --version`, a Python process importing dbt: about 3 s of CPU) once per
-    resource, i.e. once in every run that builds the metrics; the package metadata says the same for free."""
+    resource, i.e. once in every run that builds the metrics; the package metadata says the same for free. This
+    overrides dagster-dbt's private `_cli_version`, as it is in the version the lock pins."""
 
     @cached_property
     def _cli_version(self) -> Version:
